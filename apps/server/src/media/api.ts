@@ -1,0 +1,128 @@
+/**
+ * The media plane's public contract: what the signaling gateway calls. The media plane (this
+ * folder) imports nothing from signaling, control, storage or config: it is given plain options.
+ *
+ * Domain shape, as in mediasoup:
+ *   MediaPlane (owns worker processes, one per core by default)
+ *     > Router (one per session, lives in one worker)
+ *       > PublisherTransport (one PeerConnection per published source: exactly one media
+ *         section, so libdatachannel hands every packet of every simulcast layer and RTX to
+ *         that track without needing a=ssrc lines) > Producer (the published track)
+ *       > SubscriberTransport (one PeerConnection per participant connection, the server
+ *         offers; one media section per consumer slot) > Consumer (a subscription)
+ *
+ * Every object has close(); closing a parent closes its children. Objects in the main process
+ * are proxies: the real work happens in the worker process that owns the router.
+ */
+
+export type MediaKind = 'audio' | 'video';
+/** What a published track is, as participants see it. */
+export type MediaSource = 'microphone' | 'camera' | 'screen' | 'screenAudio';
+
+export interface MediaPlaneOptions {
+  /** Number of worker processes; default: one per core. */
+  workers: number;
+  /** Address the ICE UDP mux binds to. */
+  bindAddress: string;
+  /** UDP port of the first worker; worker i listens on rtcPort + i (ICE UDP mux). */
+  rtcPort: number;
+  /** Address put in host candidates instead of bindAddress (servers behind NAT). */
+  announcedAddress?: string;
+  /** Preferred SRTP protection profile; AEAD_AES_256_GCM where the browser offers it. */
+  preferAes256Gcm: boolean;
+  /** Minimum interval between keyframe requests forwarded to one producer. */
+  pliThrottleMs: number;
+}
+
+export interface IceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+}
+
+export interface TransportStats {
+  transportId: string;
+  iceState: string;
+  dtlsState: string;
+  /** Negotiated DTLS-SRTP profile, e.g. AEAD_AES_256_GCM or SRTP_AES128_CM_SHA1_80, when known. */
+  srtpProfile: string | null;
+  bytesReceived: number;
+  bytesSent: number;
+  packetsReceived: number;
+  packetsSent: number;
+}
+
+/** Minimal typed emitter surface; implementations must never let a listener's throw escape. */
+export interface Emitter<Events extends Record<string, unknown[]>> {
+  on<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this;
+  off<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this;
+}
+
+export interface MediaPlane {
+  /** Creates a router on the least-loaded worker; the id is the session id. */
+  createRouter(routerId: string): Promise<Router>;
+  getRouter(routerId: string): Router | undefined;
+  close(): Promise<void>;
+}
+
+export interface Router
+  extends Emitter<{
+    /** A producer closed on its own (transport failed, worker died): tell participants. */
+    producerclose: [producerId: string];
+    close: [];
+  }> {
+  readonly id: string;
+  /**
+   * Publish: the client offers a connection with exactly one media section (sendonly);
+   * the router answers. The answer carries the server's candidates (no trickle from the server).
+   */
+  createPublisherTransport(params: {
+    participantId: string;
+    source: MediaSource;
+    kind: MediaKind;
+    offerSdp: string;
+  }): Promise<{ transport: PublisherTransport; answerSdp: string }>;
+  createSubscriberTransport(params: { participantId: string }): Promise<SubscriberTransport>;
+  /** Closes the router and everything under it. */
+  close(): void;
+}
+
+export interface PublisherTransport extends Emitter<{ close: []; connectionstatechange: [state: string] }> {
+  readonly id: string;
+  readonly participantId: string;
+  readonly producer: Producer;
+  addRemoteCandidate(candidate: IceCandidateInit): void;
+  getStats(): Promise<TransportStats>;
+  close(): void;
+}
+
+export interface Producer {
+  readonly id: string;
+  readonly participantId: string;
+  readonly kind: MediaKind;
+  readonly source: MediaSource;
+}
+
+export interface SubscriberTransport
+  extends Emitter<{
+    close: [];
+    connectionstatechange: [state: string];
+    /** A consumer ended because its producer went away. */
+    consumerclose: [consumerId: string];
+  }> {
+  readonly id: string;
+  readonly participantId: string;
+  /**
+   * Subscribes to a producer of the same router. Reuses an idle media section of the same kind
+   * when there is one (SSRC, sequence numbers and timestamps stay continuous for the browser);
+   * otherwise adds one, and `negotiationNeeded` tells the caller to send a new offer.
+   */
+  consume(producerId: string): Promise<{ consumerId: string; mid: string; negotiationNeeded: boolean }>;
+  closeConsumer(consumerId: string): void;
+  /** The current offer (all media sections); call again after consume() reported negotiationNeeded. */
+  createOffer(): Promise<string>;
+  setAnswer(answerSdp: string): Promise<void>;
+  addRemoteCandidate(candidate: IceCandidateInit): void;
+  requestKeyFrame(consumerId: string): void;
+  getStats(): Promise<TransportStats>;
+  close(): void;
+}
