@@ -1,4 +1,282 @@
 /**
- * Signaling protocol v1 (WebSocket at /v1/rtc). Filled by the signaling work; see docs/protocol.md.
+ * Signaling protocol v1: JSON text frames over a WebSocket at /v1/rtc (WSS when the server runs
+ * TLS). docs/protocol.md describes every message with an example.
+ *
+ * - The first client message must be `join`, carrying the participant token (never in the URL,
+ *   so it never lands in an access log). Nothing about the session is sent before it verifies.
+ * - Client requests carry a numeric `id`; the server answers each with exactly one `reply`
+ *   (same id, a typed `result`) or one `error` (same id). Messages without `id` get no reply,
+ *   except an `error` when they are refused.
+ * - Server events (connectionCreated, streamCreated, ...) carry no id.
+ *
+ * Client-to-server messages are validated against the TypeBox schemas below; the server sends
+ * the types declared at the end of this file.
  */
+import Type, { type Static } from 'typebox';
+import type { ErrorCode } from './errors.ts';
+import type { Grant, Role } from './tokens.ts';
+
 export const SIGNALING_PROTOCOL_VERSION = 1;
+export const SIGNALING_PATH = '/v1/rtc';
+
+export const SIGNALING_LIMITS = {
+  /** Frames above this close the connection with 1009. */
+  maxMessageBytes: 64 * 1024,
+  maxSdpBytes: 60 * 1024,
+  maxSignalDataBytes: 8 * 1024,
+  maxSignalTypeLength: 64,
+  maxSignalRecipients: 100,
+  maxStreamNameLength: 100,
+  maxCandidateLength: 1024,
+  /** Steady message rate per connection and burst allowance (token bucket). */
+  messagesPerSecond: 50,
+  messageBurst: 200,
+  /** A connection that has not sent a valid `join` within this time is closed. */
+  joinTimeoutMs: 10_000,
+  /** Server pings at this interval; a connection silent for two intervals is closed. */
+  pingIntervalMs: 15_000,
+  /** A dropped participant may resume within this window before it is removed. */
+  resumeWindowMs: 20_000,
+  /** `tokenExpiring` is sent this long before the token expires. */
+  tokenRefreshLeadMs: 60_000,
+} as const;
+
+const Id = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Sdp = Type.String({ minLength: 1, maxLength: SIGNALING_LIMITS.maxSdpBytes });
+const StreamId = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' });
+const ConnectionId = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' });
+const Token = Type.String({ minLength: 1, maxLength: 8192 });
+
+export const MEDIA_SOURCES = ['microphone', 'camera', 'screen', 'screenAudio'] as const;
+export type StreamSource = (typeof MEDIA_SOURCES)[number];
+export const MediaSourceSchema = Type.Union(MEDIA_SOURCES.map((s) => Type.Literal(s)));
+export const MediaKindSchema = Type.Union([Type.Literal('audio'), Type.Literal('video')]);
+
+export const IceCandidate = Type.Object(
+  {
+    candidate: Type.String({ maxLength: SIGNALING_LIMITS.maxCandidateLength }),
+    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 32 }), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 1024 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export type IceCandidate = Static<typeof IceCandidate>;
+
+// ---------------------------------------------------------------------------------------------
+// Client -> server
+
+export const JoinMessage = Type.Object(
+  {
+    type: Type.Literal('join'),
+    id: Id,
+    token: Token,
+    protocol: Type.Literal(SIGNALING_PROTOCOL_VERSION),
+    sdk: Type.Optional(
+      Type.Object(
+        { name: Type.String({ maxLength: 64 }), version: Type.String({ maxLength: 32 }) },
+        { additionalProperties: false },
+      ),
+    ),
+    capabilities: Type.Optional(
+      Type.Object(
+        { e2ee: Type.Optional(Type.Boolean()), simulcast: Type.Optional(Type.Boolean()) },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Resume the same participant after a dropped WebSocket (from the `joined` result). */
+    resume: Type.Optional(
+      Type.Object(
+        { connectionId: ConnectionId, resumeToken: Type.String({ minLength: 1, maxLength: 200 }) },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const PublishMessage = Type.Object(
+  {
+    type: Type.Literal('publish'),
+    id: Id,
+    source: MediaSourceSchema,
+    kind: MediaKindSchema,
+    name: Type.Optional(Type.String({ maxLength: SIGNALING_LIMITS.maxStreamNameLength })),
+    /** Offer of a connection with exactly one sendonly media section. */
+    sdp: Sdp,
+  },
+  { additionalProperties: false },
+);
+
+export const UnpublishMessage = Type.Object(
+  { type: Type.Literal('unpublish'), id: Id, streamId: StreamId },
+  { additionalProperties: false },
+);
+
+export const SubscribeMessage = Type.Object(
+  { type: Type.Literal('subscribe'), id: Id, streamId: StreamId },
+  { additionalProperties: false },
+);
+
+export const UnsubscribeMessage = Type.Object(
+  { type: Type.Literal('unsubscribe'), id: Id, streamId: StreamId },
+  { additionalProperties: false },
+);
+
+/** Answer to the latest `subscriberOffer`. */
+export const SubscriberAnswerMessage = Type.Object(
+  { type: Type.Literal('subscriberAnswer'), id: Id, sdp: Sdp },
+  { additionalProperties: false },
+);
+
+/** A trickled ICE candidate of the browser, for a publisher connection or the subscriber one. */
+export const CandidateMessage = Type.Object(
+  {
+    type: Type.Literal('candidate'),
+    /** `subscriber`, or the stream id of a publisher connection. */
+    target: Type.Union([Type.Literal('subscriber'), StreamId]),
+    candidate: IceCandidate,
+  },
+  { additionalProperties: false },
+);
+
+export const SignalMessage = Type.Object(
+  {
+    type: Type.Literal('signal'),
+    id: Type.Optional(Id),
+    signalType: Type.String({ minLength: 1, maxLength: SIGNALING_LIMITS.maxSignalTypeLength }),
+    data: Type.String({ maxLength: SIGNALING_LIMITS.maxSignalDataBytes }),
+    /** Connection ids; absent means everyone else in the session. */
+    to: Type.Optional(
+      Type.Array(ConnectionId, { minItems: 1, maxItems: SIGNALING_LIMITS.maxSignalRecipients }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A fresh token for the same session and identity, before the current one expires. */
+export const RefreshTokenMessage = Type.Object(
+  { type: Type.Literal('refreshToken'), id: Id, token: Token },
+  { additionalProperties: false },
+);
+
+/** Relayed sessions only: an offer, answer or candidate for the one other participant. */
+export const RelayMessage = Type.Object(
+  {
+    type: Type.Literal('relay'),
+    to: ConnectionId,
+    sdp: Type.Optional(
+      Type.Object(
+        { type: Type.Union([Type.Literal('offer'), Type.Literal('answer')]), sdp: Sdp },
+        { additionalProperties: false },
+      ),
+    ),
+    candidate: Type.Optional(IceCandidate),
+  },
+  { additionalProperties: false },
+);
+
+/** Leave the session cleanly (the WebSocket closing without it is a drop, resumable). */
+export const LeaveMessage = Type.Object(
+  { type: Type.Literal('leave'), id: Type.Optional(Id) },
+  { additionalProperties: false },
+);
+
+export const CLIENT_MESSAGE_SCHEMAS = {
+  join: JoinMessage,
+  publish: PublishMessage,
+  unpublish: UnpublishMessage,
+  subscribe: SubscribeMessage,
+  unsubscribe: UnsubscribeMessage,
+  subscriberAnswer: SubscriberAnswerMessage,
+  candidate: CandidateMessage,
+  signal: SignalMessage,
+  refreshToken: RefreshTokenMessage,
+  relay: RelayMessage,
+  leave: LeaveMessage,
+} as const;
+
+export type ClientMessageType = keyof typeof CLIENT_MESSAGE_SCHEMAS;
+export type ClientMessageOf<T extends ClientMessageType> = Static<(typeof CLIENT_MESSAGE_SCHEMAS)[T]>;
+export type ClientMessage = { [T in ClientMessageType]: ClientMessageOf<T> }[ClientMessageType];
+
+// ---------------------------------------------------------------------------------------------
+// Server -> client
+
+export interface ConnectionInfo {
+  connectionId: string;
+  /** Connection data from the token: visible to everyone, so never personal data. */
+  data: string;
+  role: Role;
+  createdAt: string;
+}
+
+export interface StreamInfo {
+  streamId: string;
+  connectionId: string;
+  kind: 'audio' | 'video';
+  source: StreamSource;
+  name: string;
+  subscriberCount: number;
+}
+
+export interface IceServerInfo {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** `result` of the `reply` to each request type. */
+export interface ReplyResults {
+  join: {
+    connectionId: string;
+    resumeToken: string;
+    /** True when this join resumed an earlier connection (its streams and subscriptions survive). */
+    resumed: boolean;
+    session: { sessionId: string; mediaMode: 'routed' | 'relayed'; e2ee: boolean };
+    role: Role;
+    grants: Grant[];
+    /** Other connections present now, and their streams. */
+    connections: ConnectionInfo[];
+    streams: StreamInfo[];
+    iceServers: IceServerInfo[];
+    tokenExpiresAt: string;
+  };
+  publish: { streamId: string; sdp: string };
+  unpublish: Record<string, never>;
+  /** The media section (mid) that carries the stream in the subscriber connection. */
+  subscribe: { streamId: string; mid: string };
+  unsubscribe: Record<string, never>;
+  subscriberAnswer: Record<string, never>;
+  signal: Record<string, never>;
+  refreshToken: { tokenExpiresAt: string };
+  leave: Record<string, never>;
+}
+
+export type RequestType = keyof ReplyResults;
+
+export type ServerMessage =
+  | { type: 'reply'; id: number; result: ReplyResults[RequestType] }
+  | { type: 'error'; id?: number; error: { code: ErrorCode; message: string } }
+  | { type: 'connectionCreated'; connection: ConnectionInfo }
+  | { type: 'connectionDestroyed'; connectionId: string; reason: 'left' | 'dropped' | 'kicked' | 'expired' }
+  | { type: 'streamCreated'; stream: StreamInfo }
+  | { type: 'streamDestroyed'; streamId: string; reason: 'unpublished' | 'left' | 'failed' | 'kicked' }
+  | { type: 'streamUpdated'; streamId: string; subscriberCount: number }
+  /**
+   * A new offer for the subscriber connection; answer with `subscriberAnswer`. `tracks` maps
+   * every media section in use to the stream it carries now (a section may be reused later).
+   */
+  | { type: 'subscriberOffer'; sdp: string; tracks: { mid: string; streamId: string }[] }
+  /** A stream that was being received ended; its media section is idle until reused. */
+  | { type: 'consumerClosed'; streamId: string; mid: string }
+  | { type: 'signal'; from: string | null; signalType: string; data: string }
+  | { type: 'tokenExpiring'; expiresAt: string }
+  | {
+      type: 'relay';
+      from: string;
+      sdp?: { type: 'offer' | 'answer'; sdp: string };
+      candidate?: IceCandidate;
+    };
+
+export type ServerMessageType = ServerMessage['type'];
+export type ServerMessageOf<T extends ServerMessageType> = Extract<ServerMessage, { type: T }>;
