@@ -70,6 +70,8 @@ export const JoinMessage = Type.Object(
     type: Type.Literal('join'),
     id: Id,
     token: Token,
+    /** The session the client means to join; when given, a token for another session is refused. */
+    sessionId: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' })),
     protocol: Type.Literal(SIGNALING_PROTOCOL_VERSION),
     sdk: Type.Optional(
       Type.Object(
