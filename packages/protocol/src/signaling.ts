@@ -14,32 +14,21 @@
  */
 import Type, { type Static } from 'typebox';
 import type { ErrorCode } from './errors.ts';
+import {
+  MEDIA_SOURCES,
+  SIGNALING_LIMITS,
+  SIGNALING_PROTOCOL_VERSION,
+  type StreamSource,
+} from './signaling-constants.ts';
 import type { Grant, Role } from './tokens.ts';
 
-export const SIGNALING_PROTOCOL_VERSION = 1;
-export const SIGNALING_PATH = '/v1/rtc';
-
-export const SIGNALING_LIMITS = {
-  /** Frames above this close the connection with 1009. */
-  maxMessageBytes: 64 * 1024,
-  maxSdpBytes: 60 * 1024,
-  maxSignalDataBytes: 8 * 1024,
-  maxSignalTypeLength: 64,
-  maxSignalRecipients: 100,
-  maxStreamNameLength: 100,
-  maxCandidateLength: 1024,
-  /** Steady message rate per connection and burst allowance (token bucket). */
-  messagesPerSecond: 50,
-  messageBurst: 200,
-  /** A connection that has not sent a valid `join` within this time is closed. */
-  joinTimeoutMs: 10_000,
-  /** Server pings at this interval; a connection silent for two intervals is closed. */
-  pingIntervalMs: 15_000,
-  /** A dropped participant may resume within this window before it is removed. */
-  resumeWindowMs: 20_000,
-  /** `tokenExpiring` is sent this long before the token expires. */
-  tokenRefreshLeadMs: 60_000,
-} as const;
+export {
+  MEDIA_SOURCES,
+  SIGNALING_LIMITS,
+  SIGNALING_PATH,
+  SIGNALING_PROTOCOL_VERSION,
+  type StreamSource,
+} from './signaling-constants.ts';
 
 const Id = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 const Sdp = Type.String({ minLength: 1, maxLength: SIGNALING_LIMITS.maxSdpBytes });
@@ -47,8 +36,6 @@ const StreamId = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0
 const ConnectionId = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_-]+$' });
 const Token = Type.String({ minLength: 1, maxLength: 8192 });
 
-export const MEDIA_SOURCES = ['microphone', 'camera', 'screen', 'screenAudio'] as const;
-export type StreamSource = (typeof MEDIA_SOURCES)[number];
 export const MediaSourceSchema = Type.Union(MEDIA_SOURCES.map((s) => Type.Literal(s)));
 export const MediaKindSchema = Type.Union([Type.Literal('audio'), Type.Literal('video')]);
 
