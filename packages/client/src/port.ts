@@ -1,0 +1,17 @@
+/**
+ * What publishers and subscribers need from their session: the current signaling channel (it
+ * changes across reconnections) and the ICE configuration from the latest join reply.
+ */
+import type {
+  ClientMessageOf,
+  ClientMessageType,
+  ReplyResults,
+  RequestType,
+} from '@conclave/protocol/signaling';
+import type { RequestBody } from './signaling-channel.ts';
+
+export interface SessionPort {
+  request<T extends RequestType & ClientMessageType>(type: T, body: RequestBody<T>): Promise<ReplyResults[T]>;
+  send<T extends ClientMessageType>(message: ClientMessageOf<T>): boolean;
+  rtcConfiguration(): RTCConfiguration;
+}
