@@ -32,6 +32,11 @@ export interface MediaPlaneOptions {
   preferAes256Gcm: boolean;
   /** Minimum interval between keyframe requests forwarded to one producer. */
   pliThrottleMs: number;
+  /**
+   * Added: run one worker core inside this process instead of worker processes (tests, tools).
+   * `workers: 0` means one worker process per core, as in the config.
+   */
+  inProcess?: boolean;
 }
 
 export interface IceCandidateInit {
