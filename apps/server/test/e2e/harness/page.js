@@ -1,0 +1,181 @@
+// Runs inside Chromium, on a page served from the Conclave server's origin (a secure context).
+// Drives the real SDK bundle from /sdk/conclave.js and reports what a participant would notice:
+// events, decoded frames, received audio, whether the picture is black.
+import * as Conclave from '/sdk/conclave.js';
+
+const state = { session: null, publishers: [], subscribers: new Map(), events: [] };
+
+function record(type, detail) {
+  state.events.push({ type, at: performance.now(), ...detail });
+}
+
+function subscribeAll(session) {
+  session.on('streamCreated', (stream) => {
+    record('streamCreated', {
+      streamId: stream.streamId,
+      connectionId: stream.connectionId,
+      source: stream.source,
+    });
+    const element = document.createElement(stream.kind === 'video' ? 'video' : 'audio');
+    element.dataset.stream = stream.streamId;
+    document.body.append(element);
+    session
+      .subscribe(stream, element)
+      .then((subscriber) => state.subscribers.set(stream.streamId, subscriber))
+      .catch((error) => record('subscribeFailed', { streamId: stream.streamId, code: error.code }));
+  });
+  session.on('streamDestroyed', (stream, reason) => {
+    record('streamDestroyed', { streamId: stream.streamId, connectionId: stream.connectionId, reason });
+    state.subscribers.delete(stream.streamId);
+    document.querySelector(`[data-stream="${stream.streamId}"]`)?.remove();
+  });
+}
+
+function watch(session) {
+  session.on('connectionCreated', (c) =>
+    record('connectionCreated', { connectionId: c.connectionId, data: c.data }),
+  );
+  session.on('connectionDestroyed', (c, reason) =>
+    record('connectionDestroyed', { connectionId: c.connectionId, reason }),
+  );
+  session.on('signal', (s) => record('signal', { signalType: s.type, data: s.data, from: s.from }));
+  session.on('reconnecting', () => record('reconnecting', {}));
+  session.on('reconnected', (info) => record('reconnected', info));
+  session.on('disconnected', (info) =>
+    record('disconnected', { reason: info.reason, code: info.error?.code }),
+  );
+  session.on('error', (error) => record('error', { code: error.code, message: error.message }));
+}
+
+/** Mean brightness of the current frame, sampled through a canvas (0 = black). */
+function brightness(video) {
+  if (!video.videoWidth) return 0;
+  const canvas = document.createElement('canvas');
+  canvas.width = 64;
+  canvas.height = 48;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.drawImage(video, 0, 0, 64, 48);
+  const { data } = ctx.getImageData(0, 0, 64, 48);
+  let sum = 0;
+  for (let i = 0; i < data.length; i += 4) sum += 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+  return sum / (data.length / 4);
+}
+
+function inboundRtp(report) {
+  for (const stat of report?.values() ?? []) if (stat.type === 'inbound-rtp') return stat;
+  return null;
+}
+
+/** A moving canvas, for a screen share when headless Chromium offers no screen to capture. */
+function canvasScreenTrack() {
+  const canvas = document.createElement('canvas');
+  canvas.width = 640;
+  canvas.height = 360;
+  const ctx = canvas.getContext('2d');
+  let frame = 0;
+  setInterval(() => {
+    frame++;
+    ctx.fillStyle = '#2060c0';
+    ctx.fillRect(0, 0, 640, 360);
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect((frame * 7) % 600, 150, 40, 40);
+  }, 33);
+  return canvas.captureStream(30).getVideoTracks()[0];
+}
+
+window.harness = {
+  Conclave,
+  async join(token, options = {}) {
+    const started = performance.now();
+    try {
+      const session = await Conclave.Session.connect(location.origin, token, options);
+      state.session = session;
+      watch(session);
+      if (options.autoSubscribe !== false) subscribeAll(session);
+      return {
+        connectionId: session.connectionId,
+        mediaMode: session.mediaMode,
+        ms: performance.now() - started,
+      };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  },
+  async publish(options) {
+    try {
+      const publisher = await state.session.publish(options);
+      state.publishers.push(publisher);
+      return { streamIds: publisher.streamIds };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  },
+  async publishScreen(name) {
+    try {
+      const publisher = await state.session.publish({ screen: true, name });
+      state.publishers.push(publisher);
+      return { streamIds: publisher.streamIds, via: 'getDisplayMedia' };
+    } catch (error) {
+      if (error.code !== 'media_access_failed') return { error: error.code ?? String(error) };
+    }
+    const publisher = await state.session.publish({ screen: canvasScreenTrack(), name });
+    state.publishers.push(publisher);
+    return { streamIds: publisher.streamIds, via: 'canvas' };
+  },
+  async unpublishAll() {
+    for (const p of state.publishers.splice(0)) await p.unpublish();
+  },
+  /** Per received stream: decoded frames, packets and samples, brightness of the picture. */
+  async received() {
+    const out = [];
+    for (const [streamId, subscriber] of state.subscribers) {
+      const rtp = inboundRtp(await subscriber.getStats());
+      const element = subscriber.element;
+      out.push({
+        streamId,
+        connectionId: subscriber.stream.connectionId,
+        kind: subscriber.stream.kind,
+        source: subscriber.stream.source,
+        framesDecoded: rtp?.framesDecoded ?? 0,
+        packetsReceived: rtp?.packetsReceived ?? 0,
+        totalSamplesReceived: rtp?.totalSamplesReceived ?? 0,
+        brightness: element instanceof HTMLVideoElement ? brightness(element) : null,
+      });
+    }
+    return out;
+  },
+  async signal(type, data, to) {
+    try {
+      await state.session.signal({ type, data, ...(to ? { to } : {}) });
+      return { ok: true };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  },
+  events() {
+    return state.events;
+  },
+  /** Closes the SDK's signaling WebSocket under it, as a network drop would. */
+  dropSocket() {
+    const sockets = window.__conclaveSockets ?? [];
+    const open = sockets.filter((s) => s.readyState === WebSocket.OPEN);
+    for (const socket of open) socket.close(3000, 'test drop');
+    return open.length;
+  },
+  async leave() {
+    await state.session?.disconnect();
+  },
+  async stats() {
+    const stats = await state.session.getStats();
+    const entries = (report) => (report ? [...report.values()] : []);
+    return {
+      publishers: stats.publishers.map((p) => ({
+        streamId: p.streamId,
+        source: p.source,
+        stats: entries(p.report),
+      })),
+      subscriber: entries(stats.subscriber),
+    };
+  },
+};
+window.dispatchEvent(new Event('harness-ready'));
