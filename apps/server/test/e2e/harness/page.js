@@ -101,6 +101,28 @@ window.harness = {
       return { error: error.code ?? String(error) };
     }
   },
+  /**
+   * Join time as a participant feels it: from Session.connect to the first decoded frame of
+   * a remote video (requestVideoFrameCallback fires when a frame is presented).
+   */
+  async measureJoin(token, options = {}) {
+    const started = performance.now();
+    const session = await Conclave.Session.connect(location.origin, token, options);
+    state.session = session;
+    const connectedMs = performance.now() - started;
+    const firstFrame = new Promise((resolve) => {
+      session.on('streamCreated', (stream) => {
+        if (stream.kind !== 'video') return;
+        const video = document.createElement('video');
+        document.body.append(video);
+        video.requestVideoFrameCallback(() => resolve(performance.now() - started));
+        session.subscribe(stream, video);
+      });
+    });
+    const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 15_000));
+    const firstFrameMs = await Promise.race([firstFrame, timeout]);
+    return { connectedMs, firstFrameMs };
+  },
   async publish(options) {
     try {
       const publisher = await state.session.publish(options);

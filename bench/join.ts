@@ -1,0 +1,79 @@
+/**
+ * Join time benchmark: from `Session.connect` in Chromium to the first decoded frame of a remote
+ * video (requestVideoFrameCallback), on loopback against the real server. One participant
+ * publishes; each run opens a fresh browser context that joins and subscribes. Prints every
+ * run and the median. Target: under 300 ms.
+ *
+ *   npm run bench:join -- [runs]      (default 9)
+ */
+import {
+  chromiumPresent,
+  launchChromium,
+  openParticipant,
+  startE2eServer,
+} from '../apps/server/test/e2e/support.ts';
+
+const runs = Number(process.argv[2] ?? 9);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function main(): Promise<void> {
+  if (!chromiumPresent()) throw new Error('bench:join needs /usr/bin/chromium');
+  const env = await startE2eServer();
+  const browser = await launchChromium();
+  try {
+    const sessionId = (await env.sdk.createSession({ mediaMode: 'routed' })).id;
+    const token = (identity: string, role: 'publisher' | 'subscriber') =>
+      env.sdk.createToken(sessionId, { role, identity, data: JSON.stringify({ name: identity }) });
+    const publisher = await openParticipant(browser, env.url);
+    await publisher.call('join', await token('publisher', 'publisher'), { sessionId, autoSubscribe: false });
+    const published = await publisher.call<{ error?: string }>('publish', {
+      video: true,
+      audio: false,
+      name: 'bench',
+    });
+    if (published.error) throw new Error(`publish failed: ${published.error}`);
+
+    const firstFrame: number[] = [];
+    const connected: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const viewer = await openParticipant(browser, env.url);
+      const result = await viewer.call<{ connectedMs: number; firstFrameMs: number | null }>(
+        'measureJoin',
+        await token(`viewer-${i}`, 'subscriber'),
+        { sessionId },
+      );
+      await viewer.call('leave');
+      await viewer.close();
+      if (result.firstFrameMs === null) {
+        console.log(`run ${i + 1}: no frame within 15 s`);
+        continue;
+      }
+      connected.push(result.connectedMs);
+      firstFrame.push(result.firstFrameMs);
+      console.log(
+        `run ${i + 1}: joined ${result.connectedMs.toFixed(0)} ms, first decoded frame ${result.firstFrameMs.toFixed(0)} ms`,
+      );
+    }
+    if (firstFrame.length === 0) throw new Error('no run decoded a frame');
+    console.log(
+      `median over ${firstFrame.length} runs: Session.connect -> joined ${median(connected).toFixed(0)} ms, ` +
+        `-> first decoded remote frame ${median(firstFrame).toFixed(0)} ms (target < 300 ms)`,
+    );
+  } finally {
+    await browser.close();
+    await env.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
