@@ -187,6 +187,21 @@ window.harness = {
   async leave() {
     await state.session?.disconnect();
   },
+  /** The ICE candidate pair media uses now, on the receiving connection: who we talk to. */
+  async selectedPath() {
+    const { subscriber } = await state.session.getStats();
+    const stats = [...(subscriber?.values() ?? [])];
+    const byId = new Map(stats.map((s) => [s.id, s]));
+    const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+    const pair = transport ? byId.get(transport.selectedCandidatePairId) : null;
+    if (!pair) return null;
+    const local = byId.get(pair.localCandidateId);
+    const remote = byId.get(pair.remoteCandidateId);
+    return {
+      local: { address: local?.address, port: local?.port, type: local?.candidateType },
+      remote: { address: remote?.address, port: remote?.port, type: remote?.candidateType },
+    };
+  },
   async stats() {
     const stats = await state.session.getStats();
     const entries = (report) => (report ? [...report.values()] : []);
