@@ -1,6 +1,6 @@
 /** Helpers shared by the media tests: a plane on loopback, and a publisher/subscriber wired to it. */
 
-import type { Router, SubscriberTransport } from '@conclave/server/media/api';
+import type { Emitter, Router, SubscriberTransport } from '@conclave/server/media/api';
 import { createMediaPlane, type LocalMediaPlane, type MediaPlaneOptions } from '@conclave/server/media/index';
 import {
   createPublisherPeer,
@@ -25,7 +25,7 @@ export async function publish(
   router: Router,
   kind: PeerKind,
   participantId = 'alice',
-  extra: { midExtension?: boolean } = {},
+  extra: { midExtension?: boolean; payloadType?: number } = {},
 ) {
   const peer = await createPublisherPeer({ kind, ...extra });
   const { transport, answerSdp } = await router.createPublisherTransport({
@@ -55,3 +55,20 @@ export async function negotiate(transport: SubscriberTransport, peer: Subscriber
 }
 
 export type { PublisherPeer, SubscriberPeer };
+
+/** Resolves with the arguments of the next `event` of a media emitter. */
+export function nextEvent<E extends Record<string, unknown[]>, K extends keyof E & string>(
+  emitter: Emitter<E>,
+  event: K,
+  timeoutMs = 10_000,
+): Promise<E[K]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' event`)), timeoutMs);
+    const listener = (...args: E[K]) => {
+      clearTimeout(timer);
+      emitter.off(event, listener);
+      resolve(args);
+    };
+    emitter.on(event, listener);
+  });
+}

@@ -63,8 +63,14 @@ function waitConnected(
 /** One state callback per connection (node-datachannel keeps only the last one registered). */
 function stateFanOut(pc: PeerConnection): (cb: (state: string) => void) => void {
   const listeners: ((state: string) => void)[] = [];
-  pc.onStateChange(guard('test peer state', (state: string) => listeners.forEach((l) => l(state))));
-  return (cb) => listeners.push(cb);
+  pc.onStateChange(
+    guard('test peer state', (state: string) => {
+      for (const listener of listeners) listener(state);
+    }),
+  );
+  return (cb) => {
+    listeners.push(cb);
+  };
 }
 
 function gatheringComplete(pc: PeerConnection): Promise<void> {
@@ -93,6 +99,8 @@ export interface PublisherPeerOptions {
   bindAddress?: string;
   /** Adds a mid header extension (id 4) to the offer and to every packet, as Chromium does. */
   midExtension?: boolean;
+  /** Payload type to offer and send (default 96 for VP8, 111 for Opus). */
+  payloadType?: number;
 }
 
 export interface SendOptions {
@@ -136,8 +144,9 @@ export async function createPublisherPeer(options: PublisherPeerOptions): Promis
     kind === 'video'
       ? new nodeDataChannel.Video('0', 'SendOnly')
       : new nodeDataChannel.Audio('0', 'SendOnly');
-  if (media instanceof nodeDataChannel.Video) media.addVP8Codec(VIDEO_PAYLOAD_TYPE);
-  else media.addOpusCodec(AUDIO_PAYLOAD_TYPE);
+  const payloadType = options.payloadType ?? (kind === 'video' ? VIDEO_PAYLOAD_TYPE : AUDIO_PAYLOAD_TYPE);
+  if (media instanceof nodeDataChannel.Video) media.addVP8Codec(payloadType);
+  else media.addOpusCodec(payloadType);
   media.addSSRC(ssrc, 'test-publisher', 'test-stream', `test-${kind}`);
   const track = pc.addTrack(media);
   const gathered = gatheringComplete(pc);
@@ -147,7 +156,7 @@ export async function createPublisherPeer(options: PublisherPeerOptions): Promis
   if (options.midExtension) {
     offer = offer.replace(/(a=mid:0\r?\n)/, `$1a=extmap:${TEST_MID_EXTENSION_ID} ${MID_EXTENSION_URI}\r\n`);
   }
-  const sender = new SyntheticSender(track, kind, ssrc, options.midExtension === true);
+  const sender = new SyntheticSender(track, kind, ssrc, payloadType, options.midExtension === true);
   track.onMessage(guard('test publisher rtcp', (message: Buffer) => sender.onRtcp(message)));
   return {
     kind,
@@ -190,6 +199,7 @@ class SyntheticSender {
   readonly #track: Track;
   readonly #kind: PeerKind;
   readonly #ssrc: number;
+  readonly #payloadType: number;
   readonly #midExtension: boolean;
   #sequence = randomInt(0, 0x10000);
   #timestamp = randomInt(0, 0xffffffff);
@@ -201,10 +211,11 @@ class SyntheticSender {
   #keyFrameIntervalMs = 3000;
   readonly #buffer = Buffer.alloc(1200);
 
-  constructor(track: Track, kind: PeerKind, ssrc: number, midExtension: boolean) {
+  constructor(track: Track, kind: PeerKind, ssrc: number, payloadType: number, midExtension: boolean) {
     this.#track = track;
     this.#kind = kind;
     this.#ssrc = ssrc;
+    this.#payloadType = payloadType;
     this.#midExtension = midExtension;
   }
 
@@ -277,7 +288,7 @@ class SyntheticSender {
     packet.fill(0x55);
     const headerLength = this.#midExtension ? 20 : 12;
     packet[0] = this.#midExtension ? 0x90 : 0x80;
-    packet[1] = (marker ? 0x80 : 0) | (this.#kind === 'video' ? VIDEO_PAYLOAD_TYPE : AUDIO_PAYLOAD_TYPE);
+    packet[1] = (marker ? 0x80 : 0) | this.#payloadType;
     packet.writeUInt16BE(this.#sequence, 2);
     writeU32(packet, 4, this.#timestamp);
     writeU32(packet, 8, this.#ssrc);
@@ -402,10 +413,15 @@ function receive(streams: Map<number, ReceivedStream>, mid: string, packet: Buff
   stream.payloadTypes.add(payloadTypeOf(packet));
   if (findHeaderExtension(packet, TEST_MID_EXTENSION_ID)) stream.midExtensions++;
   const offset = payloadOffsetOf(packet);
-  if (offset > 0 && payloadTypeOf(packet) === VIDEO_PAYLOAD_TYPE && isVp8KeyFrameStart(packet, offset)) {
+  if (offset > 0 && mid.length > 0 && isVideoPacket(packet) && isVp8KeyFrameStart(packet, offset)) {
     stream.keyFrames++;
     if (stream.firstKeyFrameAt === 0) stream.firstKeyFrameAt = now;
   }
+}
+
+/** The SFU offers VP8 as payload type 96 to subscribers. */
+function isVideoPacket(packet: Buffer): boolean {
+  return payloadTypeOf(packet) === VIDEO_PAYLOAD_TYPE;
 }
 
 function newStream(
