@@ -44,9 +44,13 @@ it('in a relayed session media flows browser to browser and the server forwards 
   const session = await env.sdk.createSession({ mediaMode: 'relayed' });
   const people: { p: Participant; connectionId: string }[] = [];
   for (const name of ['ann', 'ben']) {
-    const token = await env.sdk.createToken(session.id, { role: 'publisher', identity: name, data: name });
+    const token: string = env.sdk.createToken(session.id, { role: 'publisher', identity: name, data: name });
     const p = await openParticipant(browser, env.url);
-    const joined = await p.call<{ connectionId: string; mediaMode: string; error?: string }>('join', token, {
+    const joined: { connectionId: string; mediaMode: string; error?: string } = await p.call<{
+      connectionId: string;
+      mediaMode: string;
+      error?: string;
+    }>('join', token, {
       sessionId: session.id,
     });
     assert.equal(joined.error, undefined);
