@@ -2,6 +2,7 @@
  * SQLite store (the default): one file, WAL journal, one connection per process. better-sqlite3
  * is synchronous; the async surface keeps the services identical for both dialects.
  */
+import { chmodSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Row, SqlExecutor, SqlValue } from './database.ts';
 
@@ -13,6 +14,8 @@ export function openSqlite(file: string): Database {
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
+  // Secrets in it are encrypted, but names, keys and the audit trail are nobody else's business.
+  restrictToOwner(file);
   return new SqliteDatabase(db);
 }
 
@@ -88,5 +91,13 @@ class SqliteDatabase extends SqliteExecutor implements Database {
       seen = this.#current;
       await seen;
     } while (seen !== this.#current);
+  }
+}
+
+function restrictToOwner(file: string): void {
+  try {
+    chmodSync(file, 0o600);
+  } catch {
+    // Not our file (a shared deployment may manage permissions itself): leave it as it is.
   }
 }
