@@ -1,0 +1,252 @@
+/**
+ * A hardened turnserver.conf for coturn 4.6 beside Conclave.
+ *
+ * A TURN server relays UDP from anyone holding a credential to any address they name; out of the
+ * box coturn will relay into 10/8 or to the cloud metadata service at 169.254.169.254. This
+ * configuration denies every address that is not a public unicast address, then allows back
+ * only the media nodes' own addresses, so a participant's credential reaches the SFU and
+ * nothing else on the operator's network.
+ */
+import { join } from 'node:path';
+import type { Config } from '../config/index.ts';
+import { turnSecret } from './credentials.ts';
+
+export interface CoturnConfigOptions {
+  realm: string;
+  /** static-auth-secret, shared with the server that mints credentials. */
+  secret: string;
+  /** Addresses coturn listens on; empty = all interfaces. */
+  listeningIps: readonly string[];
+  /** Addresses relay sockets bind to; empty = the address the client reached. */
+  relayIps: readonly string[];
+  /** Public address reported in relayed candidates when coturn sits behind 1:1 NAT. */
+  externalIp: string;
+  listenPort: number;
+  tlsListenPort: number;
+  /** PEM files for `turns:`; null disables the TLS listener. */
+  tls: { certFile: string; keyFile: string } | null;
+  /** The media nodes' addresses: the only private/loopback peers coturn may relay to. */
+  allowedPeers: readonly string[];
+  /** Concurrent allocations per username (one participant connection). */
+  userQuota: number;
+  /** Concurrent allocations on the whole server. */
+  totalQuota: number;
+  /** 'stdout' or a file path. */
+  logFile: string;
+  pidFile: string;
+  /** Relay port range (coturn default 49152-65535). */
+  minRelayPort?: number;
+  maxRelayPort?: number;
+}
+
+interface DeniedRange {
+  range: string;
+  why: string;
+}
+
+/** Every IPv4 range that is not public unicast (RFC 6890 special-purpose registry and more). */
+export const DENIED_IPV4_RANGES: readonly DeniedRange[] = [
+  { range: '0.0.0.0-0.255.255.255', why: '"this network", includes the unspecified address' },
+  { range: '10.0.0.0-10.255.255.255', why: 'RFC 1918 private' },
+  { range: '100.64.0.0-100.127.255.255', why: 'carrier-grade NAT (RFC 6598)' },
+  { range: '127.0.0.0-127.255.255.255', why: 'loopback' },
+  { range: '169.254.0.0-169.254.255.255', why: 'link-local, includes cloud metadata 169.254.169.254' },
+  { range: '172.16.0.0-172.31.255.255', why: 'RFC 1918 private' },
+  { range: '192.0.0.0-192.0.0.255', why: 'IETF protocol assignments' },
+  { range: '192.0.2.0-192.0.2.255', why: 'documentation (TEST-NET-1)' },
+  { range: '192.88.99.0-192.88.99.255', why: '6to4 relay anycast (deprecated)' },
+  { range: '192.168.0.0-192.168.255.255', why: 'RFC 1918 private' },
+  { range: '198.18.0.0-198.19.255.255', why: 'benchmarking' },
+  { range: '198.51.100.0-198.51.100.255', why: 'documentation (TEST-NET-2)' },
+  { range: '203.0.113.0-203.0.113.255', why: 'documentation (TEST-NET-3)' },
+  { range: '224.0.0.0-239.255.255.255', why: 'multicast' },
+  { range: '240.0.0.0-255.255.255.255', why: 'reserved, includes broadcast 255.255.255.255' },
+];
+
+const ALL_ONES_64 = 'ffff:ffff:ffff:ffff';
+
+/** IPv6 ranges that are not global unicast, or that tunnel to IPv4 addresses denied above. */
+export const DENIED_IPV6_RANGES: readonly DeniedRange[] = [
+  { range: '::-::ffff:ffff', why: 'unspecified ::, loopback ::1 and IPv4-compatible ::/96' },
+  { range: '::ffff:0:0-::ffff:ffff:ffff', why: 'IPv4-mapped ::ffff:0:0/96 (would reach IPv4 ranges)' },
+  { range: '64:ff9b::-64:ff9b::ffff:ffff', why: 'NAT64 64:ff9b::/96 (would reach IPv4 ranges)' },
+  { range: `64:ff9b:1::-64:ff9b:1:${ALL_ONES_64}:ffff`, why: 'local-use NAT64 (RFC 8215)' },
+  { range: `100::-100::${ALL_ONES_64}`, why: 'discard-only' },
+  { range: `2001::-2001:0:${ALL_ONES_64}:ffff:ffff`, why: 'Teredo (embeds IPv4)' },
+  { range: `2001:db8::-2001:db8:ffff:ffff:${ALL_ONES_64}`, why: 'documentation' },
+  { range: `2002::-2002:ffff:ffff:ffff:${ALL_ONES_64}`, why: '6to4 (embeds IPv4)' },
+  { range: `fc00::-fdff:ffff:ffff:ffff:${ALL_ONES_64}`, why: 'unique local fc00::/7' },
+  { range: `fe80::-febf:ffff:ffff:ffff:${ALL_ONES_64}`, why: 'link-local fe80::/10' },
+  { range: `ff00::-ffff:ffff:ffff:ffff:${ALL_ONES_64}`, why: 'multicast ff00::/8' },
+];
+
+/**
+ * TLS 1.2 suites: ECDHE with AEAD only (forward secrecy, no CBC, no RSA key exchange), the
+ * same set as the HTTPS listener. TLS 1.3 suites are OpenSSL's defaults, all strong.
+ */
+export const COTURN_CIPHER_LIST = [
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
+export function renderCoturnConfig(o: CoturnConfigOptions): string {
+  assertConfigValue('realm', o.realm);
+  assertConfigValue('secret', o.secret);
+  const lines = [
+    '# coturn configuration generated by `conclave turn config`. Contains the TURN shared secret:',
+    '# keep this file mode 0600, readable only by the user coturn runs as.',
+    '',
+    ...section('Listeners', listenerLines(o)),
+    ...section('Authentication: short-lived credentials minted by Conclave (TURN REST API scheme)', [
+      'use-auth-secret',
+      `static-auth-secret=${o.secret}`,
+      `realm=${o.realm}`,
+      // A nonce older than this is refused: a captured request cannot be replayed for long.
+      'stale-nonce=600',
+    ]),
+    ...section('Quotas', [`user-quota=${o.userQuota}`, `total-quota=${o.totalQuota}`]),
+    ...section('Peers: relay only to public unicast addresses and to the media nodes', peerLines(o)),
+    ...section('TLS (turns:)', tlsLines(o)),
+    ...section('Reduced surface', [
+      // The telnet CLI (port 5766) and web admin would be a second, password-only door.
+      'no-cli',
+      'fingerprint',
+      // Do not tell scanners which coturn version (and which CVEs) they are talking to.
+      'no-software-attribute',
+      // NAT behaviour discovery adds attributes to Binding responses: an amplification vector.
+      'no-rfc5780',
+      'no-stun-backward-compatibility',
+      'response-origin-only-with-rfc5780',
+      // Browsers relay WebRTC over UDP allocations only; TCP relays (RFC 6062) would reach TCP services.
+      'no-tcp-relay',
+      // Browsers speak TURN over UDP, TCP and TLS, never DTLS.
+      'no-dtls',
+    ]),
+    ...section('Logging and process', [
+      `log-file=${o.logFile}`,
+      ...(o.logFile === 'stdout' ? [] : ['simple-log', 'no-stdout-log']),
+      'new-log-timestamp',
+      `pidfile=${o.pidFile}`,
+    ]),
+  ];
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+function listenerLines(o: CoturnConfigOptions): string[] {
+  return [
+    `listening-port=${o.listenPort}`,
+    ...(o.tls ? [`tls-listening-port=${o.tlsListenPort}`] : ['no-tls']),
+    ...o.listeningIps.map((ip) => `listening-ip=${ip}`),
+    ...o.relayIps.map((ip) => `relay-ip=${ip}`),
+    ...(o.externalIp ? [`external-ip=${o.externalIp}`] : []),
+    ...(o.minRelayPort ? [`min-port=${o.minRelayPort}`] : []),
+    ...(o.maxRelayPort ? [`max-port=${o.maxRelayPort}`] : []),
+  ];
+}
+
+function peerLines(o: CoturnConfigOptions): string[] {
+  const loopbackMedia = o.allowedPeers.filter(isLoopbackAddress);
+  return [
+    'no-multicast-peers',
+    // coturn 4.6 refuses loopback peers unless allow-loopback-peers is set, and checks this before
+    // allowed-peer-ip. A media node on loopback (development) needs it; the denied ranges below
+    // still refuse every other loopback address.
+    ...(loopbackMedia.length > 0
+      ? [`# media node on loopback (${loopbackMedia.join(', ')}): development only`, 'allow-loopback-peers']
+      : []),
+    ...[...DENIED_IPV4_RANGES, ...DENIED_IPV6_RANGES].flatMap(({ range, why }) => [
+      `# ${why}`,
+      `denied-peer-ip=${range}`,
+    ]),
+    // coturn consults allowed-peer-ip before denied-peer-ip: these addresses get through.
+    ...o.allowedPeers.map((ip) => `allowed-peer-ip=${ip}`),
+  ];
+}
+
+function tlsLines(o: CoturnConfigOptions): string[] {
+  if (!o.tls) return ['# no certificate configured: TLS listener disabled'];
+  return [
+    `cert=${o.tls.certFile}`,
+    `pkey=${o.tls.keyFile}`,
+    'no-tlsv1',
+    'no-tlsv1_1',
+    `cipher-list="${COTURN_CIPHER_LIST}"`,
+  ];
+}
+
+function section(title: string, body: string[]): string[] {
+  return [`# --- ${title} ---`, ...body, ''];
+}
+
+/** coturn's config parser has no quoting for these: refuse what it would misread. */
+function assertConfigValue(name: string, value: string): void {
+  if (!/^[\x21-\x7e]+$/.test(value) || value.includes('#') || value.includes('"')) {
+    throw new TypeError(`TURN ${name} must be printable ASCII without spaces, '#' or '"'`);
+  }
+}
+
+export function isLoopbackAddress(ip: string): boolean {
+  return /^127\./.test(ip) || ip === '::1';
+}
+
+/** Extra TURN keys read with defaults until the configuration schema carries them. */
+interface TurnExtras {
+  userQuota?: number;
+  totalQuota?: number;
+  allowedPeerAddresses?: string[];
+  listenAddresses?: string[];
+  externalAddress?: string;
+}
+
+export const DEFAULT_USER_QUOTA = 10;
+export const DEFAULT_TOTAL_QUOTA = 1000;
+
+/** The generated configuration's inputs, from the server configuration. */
+export function coturnOptionsFor(config: Config): CoturnConfigOptions {
+  const turn = config.turn as Config['turn'] & TurnExtras;
+  const listeningIps = turn.listenAddresses ?? (config.devMode ? loopbackListen(config) : []);
+  return {
+    realm: turn.realm,
+    secret: turnSecret(config),
+    listeningIps,
+    relayIps: [],
+    externalIp: turn.externalAddress ?? '',
+    listenPort: turn.listenPort,
+    tlsListenPort: turn.tlsListenPort,
+    tls: tlsFiles(config),
+    allowedPeers: turn.allowedPeerAddresses ?? mediaAddresses(config),
+    userQuota: turn.userQuota ?? DEFAULT_USER_QUOTA,
+    totalQuota: turn.totalQuota ?? DEFAULT_TOTAL_QUOTA,
+    logFile: 'stdout',
+    pidFile: join(config.dataDir, 'turnserver.pid'),
+  };
+}
+
+/** In development coturn listens where the server does, if that is loopback. */
+function loopbackListen(config: Config): string[] {
+  const host = config.server.host;
+  if (host === 'localhost') return ['127.0.0.1'];
+  return isLoopbackAddress(host) ? [host] : [];
+}
+
+/** The media nodes' own addresses: where relayed packets must be allowed to go. */
+function mediaAddresses(config: Config): string[] {
+  const candidates = [config.media.announcedAddress, config.media.bindAddress];
+  const specific = candidates.filter((ip) => ip && ip !== '0.0.0.0' && ip !== '::');
+  return [...new Set(specific)];
+}
+
+/** The HTTPS listener's certificate serves `turns:` too. */
+function tlsFiles(config: Config): CoturnConfigOptions['tls'] {
+  const { cert, key, selfSigned } = config.server.tls;
+  if (cert && key) return { certFile: cert, keyFile: key };
+  if (selfSigned) {
+    const dir = join(config.dataDir, 'tls');
+    return { certFile: join(dir, 'self-signed.crt'), keyFile: join(dir, 'self-signed.key') };
+  }
+  return null;
+}
