@@ -26,11 +26,11 @@ async function main(): Promise<void> {
   const env = await startE2eServer();
   const browser = await launchChromium();
   try {
-    const sessionId = (await env.sdk.createSession({ mediaMode: 'routed' })).id;
-    const token = (identity: string, role: 'publisher' | 'subscriber') =>
+    const sessionId = (await env.createSession({ mediaMode: 'routed' })).id;
+    const token = (identity: string, role: 'publisher' | 'subscriber'): string =>
       env.sdk.createToken(sessionId, { role, identity, data: JSON.stringify({ name: identity }) });
     const publisher = await openParticipant(browser, env.url);
-    await publisher.call('join', await token('publisher', 'publisher'), { sessionId, autoSubscribe: false });
+    await publisher.call('join', token('publisher', 'publisher'), { sessionId, autoSubscribe: false });
     const published = await publisher.call<{ error?: string }>('publish', {
       video: true,
       audio: false,
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       const viewer = await openParticipant(browser, env.url);
       const result = await viewer.call<{ connectedMs: number; firstFrameMs: number | null }>(
         'measureJoin',
-        await token(`viewer-${i}`, 'subscriber'),
+        token(`viewer-${i}`, 'subscriber'),
         { sessionId },
       );
       await viewer.call('leave');

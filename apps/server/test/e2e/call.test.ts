@@ -33,7 +33,7 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
   const events = (name: string) => people[name]!.p.call<HarnessEvent[]>('events');
 
   async function join(name: string, role: 'publisher' | 'subscriber'): Promise<void> {
-    const token = await env!.sdk.createToken(sessionId, {
+    const token = env!.sdk.createToken(sessionId, {
       role,
       identity: `user-${name}`,
       data: JSON.stringify({ name }),
@@ -77,7 +77,7 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
   before(async () => {
     if (!chromiumPresent()) return;
     env = await startE2eServer();
-    sessionId = (await env.sdk.createSession({ mediaMode: 'routed' })).id;
+    sessionId = (await env.createSession({ mediaMode: 'routed' })).id;
     browser = await launchChromium();
   });
 

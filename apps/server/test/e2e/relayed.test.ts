@@ -41,7 +41,7 @@ it('in a relayed session media flows browser to browser and the server forwards 
   timeout: 120_000,
 }, async (t) => {
   if (!requireChromium(t) || !browser || !env) return;
-  const session = await env.sdk.createSession({ mediaMode: 'relayed' });
+  const session = await env.createSession({ mediaMode: 'relayed' });
   const people: { p: Participant; connectionId: string }[] = [];
   for (const name of ['ann', 'ben']) {
     const token: string = env.sdk.createToken(session.id, { role: 'publisher', identity: name, data: name });

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import type { CreateSessionRequest, Session } from '@conclave/protocol/rest';
 import { Conclave } from '@conclave/server-sdk';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type RunningServer, startServer } from '../../src/app.ts';
@@ -16,6 +17,7 @@ import type { ConfigInput } from '../../src/config/schema.ts';
 import { requireComponent } from '../support/env.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
+const SYSTEM = { id: 'system', source: 'local' };
 
 export const CHROMIUM_ARGS = [
   '--headless=new',
@@ -49,8 +51,11 @@ export async function launchChromium(): Promise<Browser> {
 export interface E2eServer {
   server: RunningServer;
   url: string;
+  /** The real server SDK with the test application's credentials: it mints the tokens. */
   sdk: Conclave;
   apiKey: string;
+  /** Creates a session of the test application through the control plane. */
+  createSession(options: CreateSessionRequest): Promise<Session>;
   close(): Promise<void>;
 }
 
@@ -71,16 +76,14 @@ export async function startE2eServer(overrides: DeepPartial<ConfigInput> = {}): 
     },
   });
   const server = await startServer(config);
-  const credentials = await server.control.apps.create(`e2e-${process.pid}-${Date.now()}`, {
-    id: 'system',
-    source: 'local',
-  });
+  const credentials = await server.control.apps.create(`e2e-${process.pid}-${Date.now()}`, SYSTEM);
   const sdk = new Conclave({ url: server.url, apiKey: credentials.apiKey, apiSecret: credentials.apiSecret });
   return {
     server,
     url: server.url,
     sdk,
     apiKey: credentials.apiKey,
+    createSession: (options) => server.control.sessions.create(credentials.appId, options, SYSTEM),
     close: async () => {
       await server.close();
       await rm(dataDir, { recursive: true, force: true });
