@@ -13,9 +13,15 @@ import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config/index.ts';
 import { openControlPlane } from './control/index.ts';
+import { registerRestApi } from './control/rest/index.ts';
+import { participantTokenVerifier } from './control/tokens/index.ts';
 import type { ControlPlane } from './control/types.ts';
+import { registerDemo } from './demo/index.ts';
 import { installSecurityHeaders } from './http/security-headers.ts';
 import { assertListenSecurity, loadTls, TLS_OPTIONS, type TlsMaterial } from './http/tls.ts';
+import { createMediaPlane, type LocalMediaPlane, type MediaPlaneOptions } from './media/index.ts';
+import { attachSignaling, type SignalingGateway } from './signaling/index.ts';
+import { turnIceServersFor } from './turn/credentials.ts';
 
 export interface StartOptions {
   /** Where the JSON log goes (default stdout). Tests capture it to check what is logged. */
@@ -30,6 +36,8 @@ export interface RunningServer {
   fastify: FastifyInstance;
   http: HttpServer;
   tls: TlsMaterial | null;
+  media: LocalMediaPlane;
+  signaling: SignalingGateway;
   close(): Promise<void>;
 }
 
@@ -43,11 +51,31 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const fastify = createHttp(config, tls, options.logStream);
   const http = fastify.server as HttpServer;
   const log = fastify.log;
+  let media: LocalMediaPlane;
+  let signaling: SignalingGateway;
   try {
     installSecurityHeaders(fastify, { hsts: tls !== null });
-    fastify.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' as const }));
+    fastify.get('/healthz', async () => ({ status: 'ok' as const }));
 
     // --- Planes register here, in dependency order (media, REST, signaling, demo). ---
+    media = await createMediaPlane(mediaOptionsFrom(config));
+    closers.push(() => media.close());
+    await registerRestApi(fastify, {
+      control,
+      config,
+      onRevoke: async (sessionId, _appId, target) => signaling.disconnect(sessionId, target),
+    });
+    signaling = attachSignaling({
+      http,
+      fastify,
+      control,
+      config,
+      media,
+      log,
+      verifyToken: participantTokenVerifier({ ...control, tokens: config.tokens }),
+      iceServersFor: (participant) => turnIceServersFor(config, participant),
+    });
+    await registerDemo(fastify, { config, control });
     // --- End of plane registrations. ---
 
     await fastify.listen({ host: config.server.host, port: config.server.port });
@@ -68,10 +96,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     fastify,
     http,
     tls,
+    media,
+    signaling,
     close: () => {
       closed ??= closeAll([() => fastify.close(), ...closers.reverse()]).then(() => log.info('stopped'));
       return closed;
     },
+  };
+}
+
+function mediaOptionsFrom(config: Config): MediaPlaneOptions {
+  const m = config.media;
+  return {
+    workers: m.workers,
+    bindAddress: m.bindAddress,
+    rtcPort: m.rtcPort,
+    ...(m.announcedAddress ? { announcedAddress: m.announcedAddress } : {}),
+    preferAes256Gcm: m.preferAes256Gcm,
+    pliThrottleMs: m.pliThrottleMs,
   };
 }
 

@@ -32,7 +32,7 @@ function spawnServer(args: string[]) {
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const listening = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start-up line; stderr: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`no start-up line; stderr: ${stderr}`)), 90_000);
     child.stdout.on('data', () => {
       const match = /Conclave listening on (\S+)/.exec(stdout);
       if (match && stdout.includes('app create')) {
@@ -50,7 +50,7 @@ function spawnServer(args: string[]) {
 
 test('npm start serves /healthz on loopback and says how to create an application', async () => {
   const dataDir = await tempDir();
-  const server = spawnServer(['--port', '0', '--data-dir', dataDir]);
+  const server = spawnServer(['--port', '0', '--rtc-port', '0', '--data-dir', dataDir]);
   const url = await server.listening;
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const response = await fetch(`${url}/healthz`);
