@@ -83,7 +83,17 @@ test('bad configuration exits non-zero with one line naming the key', async () =
 test('--tls-self-signed serves HTTPS with TLS 1.2/1.3 only, HSTS, and a 0600 key', async (t) => {
   const dataDir = await tempDir();
   const config = loadConfig({
-    argv: ['--port', '0', '--tls-self-signed', '--data-dir', dataDir, '--log-level', 'silent'],
+    argv: [
+      '--port',
+      '0',
+      '--rtc-port',
+      '0',
+      '--tls-self-signed',
+      '--data-dir',
+      dataDir,
+      '--log-level',
+      'silent',
+    ],
     env: {},
   });
   const server = await startServer(config);
