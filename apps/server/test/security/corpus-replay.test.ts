@@ -1,0 +1,59 @@
+/**
+ * Replays every jsfuzz corpus input and every kept crash reproducer through its target
+ * (fuzz/targets/<name>.ts): what the fuzzer once found must stay fixed, and the corpus must keep
+ * passing as the parsers change. A reproducer listed in fuzz/crashes/OPEN.json is a known, reported
+ * bug awaiting its owner's fix: it is replayed as a `todo` (reported, not failing the run) until
+ * the entry is removed.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const fuzzDir = new URL('../../../../fuzz/', import.meta.url).pathname;
+const targets = readdirSync(join(fuzzDir, 'targets'))
+  .filter((f) => f.endsWith('.ts') && f !== 'contract.ts')
+  .map((f) => f.slice(0, -3))
+  .sort();
+
+/** file name (under fuzz/crashes/<target>/) -> who owns the fix and what breaks. */
+const openBugs: Record<string, string> = existsSync(join(fuzzDir, 'crashes', 'OPEN.json'))
+  ? JSON.parse(readFileSync(join(fuzzDir, 'crashes', 'OPEN.json'), 'utf8'))
+  : {};
+
+function inputsOf(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).map((name) => join(dir, name)) : [];
+}
+
+for (const target of targets) {
+  test(`fuzz corpus of ${target} replays without a contract violation`, async () => {
+    const { fuzz } = (await import(join(fuzzDir, 'targets', `${target}.ts`))) as {
+      fuzz: (data: Buffer) => void;
+    };
+    const files = inputsOf(join(fuzzDir, 'corpus', target));
+    assert.ok(files.length > 0, `fuzz/corpus/${target} has seed inputs`);
+    const failures: string[] = [];
+    for (const file of files) {
+      try {
+        fuzz(readFileSync(file));
+      } catch (error) {
+        failures.push(`${file.slice(fuzzDir.length)}: ${(error as Error).message}`);
+      }
+    }
+    console.log(`corpus ${target}: ${files.length} inputs, ${failures.length} failures`);
+    assert.deepEqual(failures, []);
+  });
+
+  for (const file of inputsOf(join(fuzzDir, 'crashes', target))) {
+    const name = `${target}/${file.split('/').at(-1)}`;
+    const open = openBugs[name];
+    test(`crash reproducer ${name} no longer crashes`, {
+      todo: open ? `open bug: ${open}` : false,
+    }, async () => {
+      const { fuzz } = (await import(join(fuzzDir, 'targets', `${target}.ts`))) as {
+        fuzz: (data: Buffer) => void;
+      };
+      fuzz(readFileSync(file));
+    });
+  }
+}
