@@ -24,6 +24,8 @@ export interface TestCoturnOptions {
   totalQuota?: number;
   /** Also listen and relay on ::1 (for IPv6 permission tests). Default true. */
   ipv6?: boolean;
+  /** Rewrites the generated configuration (tests that show what one directive does). */
+  editConfig?: (text: string) => string;
 }
 
 export interface TestCoturn {
@@ -69,7 +71,7 @@ export async function startTestCoturn(options: TestCoturnOptions = {}): Promise<
       logFile: 'stdout',
       pidFile: join(dir, 'turnserver.pid'),
     };
-    const configText = renderCoturnConfig(coturn);
+    const configText = (options.editConfig ?? ((text) => text))(renderCoturnConfig(coturn));
     const configPath = join(dir, 'turnserver.conf');
     await writeConfigFile(configPath, configText);
     try {
