@@ -93,9 +93,6 @@ export async function startE2eServer(overrides: DeepPartial<ConfigInput> = {}): 
 
 const harnessSource = readFile(new URL('./harness/page.js', import.meta.url), 'utf8');
 
-const HARNESS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>e2e</title>
-<script type="module" src="/__e2e__/harness.js"></script></head><body></body></html>`;
-
 /** Records every WebSocket the page opens, so a test can drop the SDK's signaling socket. */
 const RECORD_SOCKETS = `(() => {
   const Native = window.WebSocket;
@@ -113,21 +110,23 @@ export interface Participant {
   close(): Promise<void>;
 }
 
-/** A new participant: its own browser context, on a harness page of the server's origin. */
+/**
+ * A new participant: its own browser context, on a page of the server's own origin. Chromium's
+ * Local Network Access checks only let documents that really came from a loopback server open
+ * sockets to loopback, so the page is the server's demo page (development mode, on by default
+ * on loopback) and the harness script is added to it; it is served from the same origin by
+ * intercepting one path, which the page's CSP (script-src 'self') allows.
+ */
 export async function openParticipant(browser: Browser, serverUrl: string): Promise<Participant> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   await context.addInitScript(RECORD_SOCKETS);
-  // The harness is served from the server's own origin (a secure context on loopback) by
-  // intercepting two paths; everything else, including /sdk/conclave.js, is the real server.
-  await context.route(`${serverUrl}/__e2e__/`, (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html', body: HARNESS_HTML }),
-  );
   await context.route(`${serverUrl}/__e2e__/harness.js`, async (route) =>
     route.fulfill({ status: 200, contentType: 'text/javascript', body: await harnessSource }),
   );
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error('[page error]', error.message));
-  await page.goto(`${serverUrl}/__e2e__/`);
+  await page.goto(`${serverUrl}/`);
+  await page.addScriptTag({ type: 'module', url: '/__e2e__/harness.js' });
   await page.waitForFunction(() => 'harness' in window, undefined, { timeout: 15_000 });
   return {
     context,
