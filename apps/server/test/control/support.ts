@@ -122,7 +122,9 @@ async function rawSql(dialect: Dialect, dataDir: string, schema: string | null):
         statement.run(...params);
         return [];
       },
-      close: async () => db.close(),
+      close: async () => {
+        db.close();
+      },
     };
   }
   const client = new pg.Client({ connectionString: testPgUrl });

@@ -1,8 +1,13 @@
 /**
- * SQLite store (the default): one file, WAL journal, one connection per process. better-sqlite3
- * is synchronous; the async surface keeps the services identical for both dialects.
+ * SQLite store (the default): one file, WAL journal. better-sqlite3 is synchronous; the async
+ * surface keeps the services identical for both dialects.
+ *
+ * Transactions are serialised per file inside the process, not only by SQLite's lock: the busy
+ * timeout blocks the whole thread, so a second connection in the same process waiting for the
+ * write lock would wait for a transaction that can never finish. Between processes (the CLI
+ * beside a running server) the busy timeout does the job.
  */
-import { chmodSync } from 'node:fs';
+import { chmodSync, realpathSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database, Row, SqlExecutor, SqlValue } from './database.ts';
 
@@ -16,7 +21,23 @@ export function openSqlite(file: string): Database {
   db.pragma('synchronous = NORMAL');
   // Secrets in it are encrypted, but names, keys and the audit trail are nobody else's business.
   restrictToOwner(file);
-  return new SqliteDatabase(db);
+  return new SqliteDatabase(db, gateOf(file));
+}
+
+/** Settles when the transaction in progress on this file (if any) ends. */
+interface Gate {
+  current: Promise<unknown>;
+}
+const gates = new Map<string, Gate>();
+
+function gateOf(file: string): Gate {
+  const key = realpathSync(file);
+  let gate = gates.get(key);
+  if (!gate) {
+    gate = { current: Promise.resolve() };
+    gates.set(key, gate);
+  }
+  return gate;
 }
 
 class SqliteExecutor implements SqlExecutor {
@@ -37,8 +58,12 @@ class SqliteExecutor implements SqlExecutor {
 }
 
 class SqliteDatabase extends SqliteExecutor implements Database {
-  /** Settles when the transaction in progress (if any) ends: one connection, one transaction. */
-  #current: Promise<unknown> = Promise.resolve();
+  readonly #gate: Gate;
+
+  constructor(db: Connection, gate: Gate) {
+    super(db);
+    this.#gate = gate;
+  }
 
   override async all<T extends Row = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     await this.#idle();
@@ -56,8 +81,8 @@ class SqliteDatabase extends SqliteExecutor implements Database {
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const result = this.#current.then(() => this.#inTransaction(work));
-    this.#current = result.catch(() => undefined);
+    const result = this.#gate.current.then(() => this.#inTransaction(work));
+    this.#gate.current = result.catch(() => undefined);
     return result;
   }
 
@@ -88,9 +113,9 @@ class SqliteDatabase extends SqliteExecutor implements Database {
     // Loop: another transaction may have queued behind the one we waited for.
     let seen: Promise<unknown>;
     do {
-      seen = this.#current;
+      seen = this.#gate.current;
       await seen;
-    } while (seen !== this.#current);
+    } while (seen !== this.#gate.current);
   }
 }
 
