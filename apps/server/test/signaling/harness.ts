@@ -6,24 +6,23 @@
  * The token verifier here stands in for control/tokens (written in parallel); it checks what
  * the gateway relies on: signature, lifetime, session binding.
  */
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { ConclaveError } from '@conclave/protocol/errors';
 import type { CreateSessionRequest, Session } from '@conclave/protocol/rest';
 import { SIGNALING_LIMITS } from '@conclave/protocol/signaling';
-import { grantsOf, type ParticipantTokenClaims, type Role } from '@conclave/protocol/tokens';
+import type { ParticipantTokenClaims, Role } from '@conclave/protocol/tokens';
 import { openControlPlane } from '@conclave/server/control/index';
+import { participantTokenVerifier } from '@conclave/server/control/tokens/index';
 import type { ApplicationCredentials, ControlPlane } from '@conclave/server/control/types';
 import { createMediaPlane, type LocalMediaPlane } from '@conclave/server/media/index';
 import {
   createSignalingGateway,
   type SignalingGateway,
   type SignalingSettings,
-  type TokenVerifier,
 } from '@conclave/server/signaling/index';
 import { NodeClient } from '../support/node-client.ts';
 
@@ -47,7 +46,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  settings?: Partial<SignalingSettings>;
+  /** Overrides of the defaults; a function gets the test application (allow-lists are per API key). */
+  settings?: Partial<SignalingSettings> | ((app: ApplicationCredentials) => Partial<SignalingSettings>);
   /** Start a media plane (default true). */
   media?: boolean;
 }
@@ -75,6 +75,9 @@ export async function startHarness(t: TestContext, options: HarnessOptions = {})
           preferAes256Gcm: true,
           pliThrottleMs: 300,
         });
+  const createApp = (name: string) => control.apps.create(name, SYSTEM);
+  const app = await createApp(`app-${randomUUID()}`);
+  const overrides = typeof options.settings === 'function' ? options.settings(app) : options.settings;
   const http = createServer((_req, res) => res.writeHead(404).end());
   const logLines: string[] = [];
   const record = (level: string) => (obj: object, msg?: string) => {
@@ -85,18 +88,18 @@ export async function startHarness(t: TestContext, options: HarnessOptions = {})
   const gateway = createSignalingGateway({
     http,
     control,
-    verifyToken: hs256Verifier(control),
+    verifyToken: participantTokenVerifier({
+      ...control,
+      tokens: { maxLifetimeSeconds: 3600, clockSkewSeconds: 30 },
+    }),
     ...(media ? { media } : {}),
-    settings: { ...defaultSettings(), ...options.settings },
+    settings: { ...defaultSettings(), ...overrides },
     log: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') },
   });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const clients = new Set<NodeClient>();
-
-  const createApp = (name: string) => control.apps.create(name, SYSTEM);
-  const app = await createApp(`app-${randomUUID()}`);
   const harness: Harness = {
     url,
     http,
@@ -162,32 +165,4 @@ export function mintToken(
   const signingInput = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(payload)}`;
   const signature = createHmac('sha256', app.apiSecret).update(signingInput).digest('base64url');
   return `${signingInput}.${signature}`;
-}
-
-/** HS256 verification against the application's current and overlapping secrets. */
-function hs256Verifier(control: ControlPlane): TokenVerifier {
-  return async (token, expect) => {
-    const [header, body, signature] = token.split('.');
-    if (!header || !body || !signature) throw new ConclaveError('token_invalid');
-    let claims: ParticipantTokenClaims;
-    try {
-      claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as ParticipantTokenClaims;
-    } catch {
-      throw new ConclaveError('token_invalid');
-    }
-    const keys = await control.apps.verificationKeys(String(claims.iss));
-    if (!keys) throw new ConclaveError('token_invalid');
-    const given = Buffer.from(signature, 'base64url');
-    const valid = keys.secrets.some((secret) => {
-      const expected = createHmac('sha256', secret).update(`${header}.${body}`).digest();
-      return expected.length === given.length && timingSafeEqual(expected, given);
-    });
-    if (!valid) throw new ConclaveError('token_invalid');
-    const now = Date.now() / 1000;
-    if (claims.exp <= now) throw new ConclaveError('token_expired');
-    if (expect.sessionId !== undefined && claims.sid !== expect.sessionId) {
-      throw new ConclaveError('token_wrong_session');
-    }
-    return { appId: keys.appId, apiKey: keys.apiKey, claims, grants: grantsOf(claims.role) };
-  };
 }
