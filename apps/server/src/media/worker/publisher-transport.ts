@@ -36,13 +36,13 @@ export class PublisherTransport {
   readonly #pc: PeerConnection;
   readonly #gathering: { done: Promise<void> };
   #track: Track | null = null;
-  readonly #onClose: (reason: CloseReason) => void;
+  readonly #onClose: (transport: PublisherTransport, reason: CloseReason) => void;
 
   private constructor(
     ctx: WorkerContext,
     params: PublisherParams,
     producer: WorkerProducer,
-    onClose: (reason: CloseReason) => void,
+    onClose: (transport: PublisherTransport, reason: CloseReason) => void,
   ) {
     this.#ctx = ctx;
     this.id = params.transportId;
@@ -60,7 +60,7 @@ export class PublisherTransport {
     ctx: WorkerContext,
     params: PublisherParams,
     offerSdp: string,
-    onClose: (reason: CloseReason) => void,
+    onClose: (transport: PublisherTransport, reason: CloseReason) => void,
   ): Promise<{ transport: PublisherTransport; answerSdp: string }> {
     const offer = preparePublishOffer(offerSdp, params.kind, ctx.preferAes256Gcm);
     const connectionScopedExtensionIds = [...offer.extensions]
@@ -83,7 +83,8 @@ export class PublisherTransport {
       const answer = await completeLocalDescription(ctx, transport.#pc, transport.#gathering.done);
       return { transport, answerSdp: flipSimulcastDirection(answer) };
     } catch (error) {
-      transport.close('failed');
+      // Never announced to anyone: close without events.
+      transport.close('caller');
       throw error;
     }
   }
@@ -131,6 +132,6 @@ export class PublisherTransport {
     } catch {
       // already closed by libdatachannel
     }
-    this.#onClose(reason);
+    this.#onClose(this, reason);
   }
 }

@@ -34,8 +34,8 @@ export class WorkerRouter {
     offerSdp: string;
   }): Promise<{ transport: PublisherTransport; answerSdp: string }> {
     if (this.producers.has(params.producerId)) throw new ConclaveError('conflict');
-    const created = await PublisherTransport.create(this.#ctx, params, params.offerSdp, (reason) =>
-      this.#publisherClosed(created.transport, reason),
+    const created = await PublisherTransport.create(this.#ctx, params, params.offerSdp, (transport, reason) =>
+      this.#publisherClosed(transport, reason),
     );
     if (this.closed) {
       created.transport.close('router');
@@ -61,6 +61,7 @@ export class WorkerRouter {
   }
 
   #publisherClosed(transport: PublisherTransport, reason: CloseReason): void {
+    if (!this.publishers.has(transport.id)) return; // failed while being created: nobody knows it
     const producer = transport.producer;
     this.publishers.delete(transport.id);
     this.producers.delete(producer.id);
