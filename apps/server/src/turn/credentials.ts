@@ -6,8 +6,8 @@
  * leaked credential dies with the participant's token.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { IceServerInfo } from '@conclave/protocol/signaling';
 
 export interface TurnCredentialRequest {
@@ -99,6 +99,7 @@ export function turnSecret(config: Pick<TurnSettings, 'dataDir' | 'turn'>): stri
 }
 
 function readOrCreateSecret(file: string): string {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   try {
     // 'wx' fails if the file exists, so two processes starting together keep one secret.
     writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
