@@ -35,7 +35,7 @@ for (const target of targets) {
     const failures: string[] = [];
     for (const file of files) {
       try {
-        fuzz(readFileSync(file));
+        await fuzz(readFileSync(file));
       } catch (error) {
         failures.push(`${file.slice(fuzzDir.length)}: ${(error as Error).message}`);
       }
@@ -53,7 +53,7 @@ for (const target of targets) {
       const { fuzz } = (await import(join(fuzzDir, 'targets', `${target}.ts`))) as {
         fuzz: (data: Buffer) => void;
       };
-      fuzz(readFileSync(file));
+      await fuzz(readFileSync(file));
     });
   }
 }
