@@ -14,6 +14,7 @@ import type {
 import { type ParticipantTokenClaims, ROLES, type Role, TOKEN_LIMITS } from '@conclave/protocol/tokens';
 import { apiErrorFrom, ConclaveApiError } from './errors.ts';
 import { newJti, nowSeconds, privateSigningKey, type SigningKey, secretSigningKey, signJwt } from './jwt.ts';
+import { fetchTrusting } from './tls-fetch.ts';
 
 /** Lifetime of the JWT signed for one REST call: long enough for clock drift, short for replay. */
 const REST_JWT_TTL_SECONDS = 60;
@@ -22,8 +23,10 @@ interface CommonOptions {
   /** Base URL of the server, e.g. https://video.example.com */
   url: string;
   apiKey: string;
-  /** Replaces the global fetch, e.g. one that trusts a self-signed certificate. */
+  /** Replaces the global fetch (proxies, instrumentation, tests). */
   fetch?: typeof fetch;
+  /** PEM certificate to trust for an https:// server with a self-signed certificate. */
+  ca?: string | Buffer;
   /** Clock in epoch milliseconds (tests). */
   now?: () => number;
 }
@@ -58,7 +61,7 @@ export class Conclave {
       options.privateKey !== undefined
         ? privateSigningKey(options.privateKey)
         : secretSigningKey(options.apiSecret ?? '');
-    this.#fetch = options.fetch ?? fetch;
+    this.#fetch = options.fetch ?? (options.ca !== undefined ? fetchTrusting(options.ca) : fetch);
     this.#now = options.now ?? Date.now;
   }
 

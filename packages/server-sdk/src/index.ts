@@ -11,3 +11,4 @@ export type { Grant, Role } from '@conclave/protocol/tokens';
 export { Conclave, type ConclaveOptions, type CreateTokenOptions, type RevokeTarget } from './client.ts';
 export { ConclaveApiError } from './errors.ts';
 export { privateSigningKey, type SigningKey, secretSigningKey, signJwt } from './jwt.ts';
+export { fetchTrusting } from './tls-fetch.ts';
