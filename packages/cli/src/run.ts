@@ -5,9 +5,6 @@
  */
 import { userInfo } from 'node:os';
 import { ConclaveError } from '@conclave/protocol/errors';
-import { ConfigError, loadConfig } from '@conclave/server/config/index';
-import { MasterKeyError } from '@conclave/server/control/crypto/master-key';
-import { openControlPlane } from '@conclave/server/control/index';
 import type { Actor } from '@conclave/server/control/types';
 import { expectOptions, type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { appCreate, appDelete, appList, appRotateSecret, appSetPublicKey } from './commands/app.ts';
@@ -82,6 +79,9 @@ async function withControlPlane(
   io: CliIo,
   work: (ctx: CommandContext) => Promise<number>,
 ): Promise<number> {
+  // Loaded only when a command needs the store: help and usage errors answer at once.
+  const { loadConfig } = await import('@conclave/server/config/index');
+  const { openControlPlane } = await import('@conclave/server/control/index');
   const config = loadConfig({ argv: args.configArgv, env: io.env, cwd: io.cwd });
   const control = await openControlPlane(config, { env: io.env });
   try {
@@ -103,13 +103,11 @@ function operator(): Actor {
   return { id: `cli:${name}`, source: 'local' };
 }
 
+/** Errors an operator can act on from their message alone (matched by name: loaded lazily). */
+const EXPECTED_ERRORS = new Set(['UsageError', 'ConclaveError', 'ConfigError', 'MasterKeyError']);
+
 function describe(err: unknown): string {
-  if (
-    err instanceof UsageError ||
-    err instanceof ConclaveError ||
-    err instanceof ConfigError ||
-    err instanceof MasterKeyError
-  ) {
+  if (err instanceof ConclaveError || (err instanceof Error && EXPECTED_ERRORS.has(err.name))) {
     return err.message;
   }
   // Unexpected: still one line (a database error, a permission problem); its message names
