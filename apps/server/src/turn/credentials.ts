@@ -23,11 +23,15 @@ export interface TurnCredentialRequest {
 /** The TURN keys of the server configuration this module reads. */
 export interface TurnSettings {
   dataDir: string;
+  devMode?: boolean;
   turn: {
     enabled: boolean;
     secret: string;
     urls: readonly string[];
     credentialTtlSeconds: number;
+    /** Development: coturn runs as a child process on loopback (see coturn-process.ts). */
+    spawn?: boolean;
+    listenPort?: number;
   };
 }
 
@@ -64,16 +68,31 @@ export function turnIceServersFor(
   who: { connectionId: string; tokenExpiresAt: Date | string },
   nowMs: number = Date.now(),
 ): IceServerInfo[] {
-  if (!config.turn.enabled || config.turn.urls.length === 0) return [];
+  const urls = turnUrls(config);
+  if (urls.length === 0) return [];
   const tokenLeftSeconds = Math.floor((toMillis(who.tokenExpiresAt) - nowMs) / 1000);
   const ttlSeconds = Math.min(config.turn.credentialTtlSeconds, tokenLeftSeconds);
   return mintTurnCredentials({
     secret: turnSecret(config),
     identity: who.connectionId,
     ttlSeconds,
-    urls: config.turn.urls,
+    urls,
     nowMs,
   });
+}
+
+/**
+ * The URLs handed to clients: turn.urls when TURN is enabled. A development server that spawns
+ * coturn on loopback (--turn-spawn) and names no URLs points clients at it, so the one flag is
+ * enough to try a relayed call.
+ */
+export function turnUrls(config: TurnSettings): readonly string[] {
+  const { turn } = config;
+  const spawned = config.devMode === true && turn.spawn === true;
+  if (!turn.enabled && !spawned) return [];
+  if (turn.urls.length > 0 || !spawned) return turn.urls;
+  const port = turn.listenPort ?? 3478;
+  return [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`];
 }
 
 /** Where the generated shared secret lives when turn.secret is empty. */

@@ -113,3 +113,11 @@ test('turnSecret() refuses a secret file that others can read', async (t) => {
   await chmod(file, 0o644);
   assert.throws(() => turnSecret(settings({ secret: '' }, dataDir)), /readable by group or others/);
 });
+
+test('turnIceServersFor() points a development server with --turn-spawn at its own coturn', () => {
+  const who = { connectionId: 'c', tokenExpiresAt: new Date(now + 60_000) };
+  const dev = { ...settings({ enabled: false, urls: [], spawn: true, listenPort: 3499 }), devMode: true };
+  const [server] = turnIceServersFor(dev, who, now);
+  assert.deepEqual(server?.urls, ['turn:127.0.0.1:3499?transport=udp', 'turn:127.0.0.1:3499?transport=tcp']);
+  assert.deepEqual(turnIceServersFor({ ...dev, devMode: false }, who, now), []);
+});
