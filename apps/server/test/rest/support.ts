@@ -36,7 +36,11 @@ export interface TestServer {
   createApp(name: string): Promise<ApplicationCredentials>;
 }
 
-export async function bootServer(t: TestContext, dialect: Dialect): Promise<TestServer | null> {
+export async function bootServer(
+  t: TestContext,
+  dialect: Dialect,
+  options: { tlsSelfSigned?: boolean } = {},
+): Promise<TestServer | null> {
   const databaseUrl = dialect === 'postgres' ? await freshPostgresDatabase(t) : '';
   if (databaseUrl === null) return null;
   const dataDir = await mkdtemp(join(tmpdir(), 'conclave-rest-'));
@@ -49,7 +53,7 @@ export async function bootServer(t: TestContext, dialect: Dialect): Promise<Test
   });
   const config = loadConfig({
     // Debug level, so the check that no secret is logged sees everything the server can log.
-    argv: ['--log.level=debug'],
+    argv: ['--log.level=debug', ...(options.tlsSelfSigned ? ['--tls-self-signed'] : [])],
     env: {},
     cwd: dataDir,
     overrides: {

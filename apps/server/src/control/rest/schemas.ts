@@ -6,6 +6,7 @@ const ERROR_DESCRIPTIONS = {
   400: 'invalid_request: a field is missing or not valid (the message names it)',
   401: 'unauthorized: authentication failed (always the same body, whatever the reason)',
   404: 'session_not_found: no such session for this application',
+  409: 'conflict: the name is taken in this application; archive_e2ee_refused: e2ee sessions cannot be archived',
   413: 'payload_too_large',
   415: 'unsupported_media_type: send application/json',
   500: 'internal',

@@ -41,7 +41,7 @@ export function registerSessionRoutes(fastify: FastifyInstance, deps: SessionRou
         summary: 'Create a session',
         tags: TAGS,
         body: CreateSessionRequest,
-        response: { 201: Session, ...errorResponses(400, 413, 415) },
+        response: { 201: Session, ...errorResponses(400, 409, 413, 415) },
       },
       // Every option has a default, so an empty POST is a valid request.
       preValidation: async (request) => {
