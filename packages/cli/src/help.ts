@@ -22,6 +22,7 @@ Commands:
   audit list [--limit N] [--json]            newest audit records first
   audit verify                               check the audit hash chain (exit 1 if broken)
   audit prune                                remove records older than the retention
+  turn config [--out FILE]                   coturn configuration for this installation
   help [COMMAND]                             this help, or a command's
 
 REF is an application id (app_...), an API key (ck_...) or an application name.

@@ -52,6 +52,7 @@ async function dispatch(args: ParsedArgs, io: CliIo): Promise<number> {
     io.stdout(`${HELP[[verb, operands[0]].filter(Boolean).join(' ')] ?? HELP.main}\n`);
     return group === undefined && !args.options.has('help') ? 2 : 0;
   }
+  if (group === 'turn') return turn(args, io);
   const name = verb === undefined ? group : `${group} ${verb}`;
   const command = COMMANDS[name];
   if (args.options.has('help')) {
@@ -89,6 +90,21 @@ async function withControlPlane(
   } finally {
     await control.close();
   }
+}
+
+/** `conclave turn config [--out FILE]` (commands/turn.ts): needs the configuration, not the store. */
+async function turn(args: ParsedArgs, io: CliIo): Promise<number> {
+  expectOptions(args, ['out']);
+  const out = args.options.get('out');
+  const rest = [
+    ...args.words.slice(1),
+    ...(typeof out === 'string' ? ['--out', out] : []),
+    ...(args.options.has('help') ? ['--help'] : []),
+  ];
+  const { loadConfig } = await import('@conclave/server/config/index');
+  const { runTurnCommand } = await import('./commands/turn.ts');
+  const config = loadConfig({ argv: args.configArgv, env: io.env, cwd: io.cwd });
+  return runTurnCommand(rest, config, io);
 }
 
 /** CLI actions are audited as the operating-system user who ran them. */
