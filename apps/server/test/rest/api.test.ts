@@ -163,6 +163,7 @@ for (const dialect of ['sqlite', 'postgres'] as Dialect[]) {
       );
       assert.ok(failures.length >= Object.keys(cases).length, `audited ${failures.length}`);
       assert.ok(failures.every((e) => e.source === '127.0.0.1'));
+      assert.ok(failures.some((e) => e.target === 'POST /v1/sessions' && e.actor === 'anonymous'));
       const auditText = JSON.stringify(failures);
       assert.equal(auditText.includes(replayed), false, 'the token is never recorded');
       assert.equal(auditText.includes(appA.apiSecret), false);

@@ -35,6 +35,7 @@ export interface AuthDeps {
 }
 
 const BEARER = /^Bearer ([^\s]+)$/;
+const MAX_AUDITED_PATH = 100;
 
 export function authenticationHook(deps: AuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -66,15 +67,16 @@ async function recordFailure(request: FastifyRequest, audit: AuthDeps['audit'], 
   const reason = err instanceof ConclaveError ? err.code : 'internal';
   if (!(err instanceof ConclaveError)) request.log.error({ err }, 'REST authentication failed unexpectedly');
   try {
-    await audit.append(
-      { id: 'anonymous', source: request.ip },
-      'rest.auth_failed',
-      `${request.method} ${request.url.split('?')[0]}`,
-      {
-        reason,
-      },
-    );
+    await audit.append({ id: 'anonymous', source: request.ip }, 'rest.auth_failed', attemptedRoute(request), {
+      reason,
+    });
   } catch (auditErr) {
     request.log.error({ err: auditErr }, 'could not record a REST authentication failure');
   }
+}
+
+/** The route pattern, not the raw URL: the path and query are the caller's to fill with anything. */
+function attemptedRoute(request: FastifyRequest): string {
+  const route = request.routeOptions.url ?? request.url.split('?')[0]?.slice(0, MAX_AUDITED_PATH) ?? '';
+  return `${request.method} ${route}`;
 }
