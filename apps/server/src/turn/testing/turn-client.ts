@@ -121,10 +121,14 @@ export class TurnClient {
     return this.#result(response, () => ({}));
   }
 
-  /** Refresh with lifetime 0 releases the allocation (and its slot in the quota). */
-  async release(): Promise<TurnResult<Record<never, never>>> {
-    const response = await this.#authenticated(Method.refresh, [[Attr.lifetime, uint32(0)]]);
+  /** Extends the allocation; lifetime 0 releases it (and its slot in the quota). */
+  async refresh(lifetimeSeconds: number): Promise<TurnResult<Record<never, never>>> {
+    const response = await this.#authenticated(Method.refresh, [[Attr.lifetime, uint32(lifetimeSeconds)]]);
     return this.#result(response, () => ({}));
+  }
+
+  release(): Promise<TurnResult<Record<never, never>>> {
+    return this.refresh(0);
   }
 
   close(): void {
