@@ -3,7 +3,8 @@
  * REST API" draft): the username is `<expiry unix seconds>:<opaque id>` and the password is
  * base64(HMAC-SHA1(secret, username)). coturn recomputes the HMAC with the same secret and
  * refuses the username once its expiry has passed, so Conclave never stores TURN users and a
- * leaked credential dies with the participant's token.
+ * leaked credential cannot open a relay after the participant's token has expired. (coturn 4.6.1
+ * keeps refreshing an allocation opened before the expiry: see docs/operations.md, TURN.)
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -60,8 +61,8 @@ export function turnPassword(secret: string, username: string): string {
 
 /**
  * ICE servers for a joining connection, for the signaling gateway's join reply. The credential
- * never outlives the participant token (a revoked or expired participant cannot keep relaying
- * on a stale TURN credential). Empty when TURN is not configured.
+ * never outlives the participant token (an expired participant cannot open a relay with it).
+ * Empty when TURN is not configured.
  */
 export function turnIceServersFor(
   config: TurnSettings,
