@@ -84,7 +84,7 @@ async function withControlPlane(
   const { loadConfig } = await import('@conclave/server/config/index');
   const { openControlPlane } = await import('@conclave/server/control/index');
   const config = loadConfig({ argv: args.configArgv, env: io.env, cwd: io.cwd });
-  const control = await openControlPlane(config, { env: io.env });
+  const control = await openControlPlane(config, { env: io.env, auditPruneIntervalMs: 0 });
   try {
     return await work({ control, config, actor: operator(), stdout: io.stdout, stderr: io.stderr });
   } finally {

@@ -34,7 +34,15 @@ export interface ControlPlaneOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** PostgreSQL schema to use; tests give each run a fresh one. */
   postgresSchema?: string;
+  /**
+   * How often the audit trail is pruned to its retention while the plane is open (default
+   * daily, first run a minute after opening). 0 turns it off: the CLI prunes only when asked.
+   */
+  auditPruneIntervalMs?: number;
 }
+
+const DAY_MS = 86_400_000;
+const FIRST_PRUNE_DELAY_MS = 60_000;
 
 export async function openControlPlane(
   config: ControlPlaneConfig,
@@ -55,6 +63,7 @@ export async function openControlPlane(
   masterKey.fill(0);
 
   const audit = new SqlAuditLog(db, { retentionDays: config.audit.retentionDays, now });
+  const stopPruning = schedulePruning(audit, options.auditPruneIntervalMs ?? DAY_MS);
   let closed: Promise<void> | undefined;
   return {
     apps: new SqlApplicationService(db, box, audit, {
@@ -69,8 +78,26 @@ export async function openControlPlane(
     }),
     audit,
     close: () => {
+      stopPruning();
       closed ??= db.close();
       return closed;
     },
   };
+}
+
+/** Keeps the audit trail within its retention while a server runs; returns the stop switch. */
+function schedulePruning(audit: SqlAuditLog, intervalMs: number): () => void {
+  if (intervalMs <= 0) return () => undefined;
+  let timer: NodeJS.Timeout;
+  const run = (delay: number) => {
+    timer = setTimeout(() => {
+      // A failed prune (database briefly unavailable) is retried at the next interval; the
+      // records it would have removed are only kept a little longer.
+      audit.prune().catch(() => undefined);
+      run(intervalMs);
+    }, delay);
+    timer.unref();
+  };
+  run(Math.min(FIRST_PRUNE_DELAY_MS, intervalMs));
+  return () => clearTimeout(timer);
 }

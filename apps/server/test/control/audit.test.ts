@@ -124,3 +124,25 @@ for (const dialect of DIALECTS) {
     assert.equal(!result.ok && result.brokenSeq, 5);
   });
 }
+
+test('sqlite: an open control plane prunes the audit trail to its retention on its own', async (t) => {
+  const clock = manualClock();
+  const h = await openTestControlPlane(t, 'sqlite', {
+    now: clock.now,
+    config: { audit: { retentionDays: 1 } },
+    auditPruneIntervalMs: 20,
+  });
+  if (!h) return;
+  await h.control.audit.append(OPERATOR, 'old.action', 'x');
+  clock.advance(2 * DAY);
+  await h.control.audit.append(OPERATOR, 'new.action', 'y');
+  const deadline = Date.now() + 5000;
+  while ((await h.control.audit.list()).length > 1 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.deepEqual(
+    (await h.control.audit.list()).map((e) => e.action),
+    ['new.action'],
+  );
+  assert.deepEqual(await h.control.audit.verify(), { ok: true, checked: 1 });
+});

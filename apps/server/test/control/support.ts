@@ -63,7 +63,7 @@ export interface TestControlPlane {
 export async function openTestControlPlane(
   t: TestContext,
   dialect: Dialect,
-  options: { now?: () => number; config?: Partial<ControlPlaneConfig> } = {},
+  options: { now?: () => number; config?: Partial<ControlPlaneConfig>; auditPruneIntervalMs?: number } = {},
 ): Promise<TestControlPlane | null> {
   if (dialect === 'postgres' && !requireComponent(t, 'PostgreSQL', await postgresReachable())) return null;
   const dataDir = await mkdtemp(join(tmpdir(), 'conclave-control-'));
@@ -80,6 +80,7 @@ export async function openTestControlPlane(
   const open = () =>
     openControlPlane(config, {
       env: {},
+      auditPruneIntervalMs: options.auditPruneIntervalMs ?? 0,
       ...(options.now ? { now: options.now } : {}),
       ...(schema ? { postgresSchema: schema } : {}),
     });
