@@ -86,6 +86,7 @@ export interface AuditEntry {
 
 export interface AuditLog {
   append(actor: Actor, action: string, target: string, details?: Record<string, unknown>): Promise<void>;
+  /** Newest first; `sinceSeq` returns only records after that sequence number. */
   list(options?: { limit?: number; sinceSeq?: number }): Promise<AuditEntry[]>;
   /** Walks the hash chain; names the first record that was altered or whose predecessor is gone. */
   verify(): Promise<
