@@ -162,12 +162,14 @@ export function flipSimulcastDirection(answerSdp: string): string {
 
 /** Puts `address` into host candidates and connection lines (servers behind NAT). */
 export function announceAddress(sdp: string, address: string): string {
+  const family = address.includes(':') ? 'IP6' : 'IP4';
   return sdp
     .replace(
       /^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host)/gm,
       (_all, head: string, _old: string, tail: string) => `${head}${address}${tail}`,
     )
-    .replace(/^c=IN IP[46] \S+/gm, `c=IN ${address.includes(':') ? 'IP6' : 'IP4'} ${address}`);
+    .replace(/^c=IN IP[46] \S+/gm, `c=IN ${family} ${address}`)
+    .replace(/^(o=\S+ \S+ \S+) IN IP[46] \S+/m, `$1 IN ${family} ${address}`);
 }
 
 /** The mids of an SDP, in order, for checking an answer against the offer. */
