@@ -92,9 +92,11 @@ test('Chromium publishes through the SFU and another Chromium page decodes the v
         return inbound?.framesDecoded ?? 0;
       }, mid);
     const deadline = Date.now() + 20_000;
-    let frames = 0;
-    while ((frames = await decoded()) < 30 && Date.now() < deadline)
+    let frames = await decoded();
+    while (frames < 30 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
+      frames = await decoded();
+    }
     assert.ok(frames >= 30, `Chromium decoded ${frames} frames`);
     const later = Date.now() + 1500;
     while (Date.now() < later) await new Promise((r) => setTimeout(r, 200));
