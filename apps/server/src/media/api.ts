@@ -13,6 +13,23 @@
  *
  * Every object has close(); closing a parent closes its children. Objects in the main process
  * are proxies: the real work happens in the worker process that owns the router.
+ *
+ * As implemented (notes added with the implementation, the shapes below are unchanged):
+ * - `close` events fire whenever the object closes: closed by the caller, its connection failed
+ *   or closed from the other side, its router closed, or its worker process died.
+ * - Router `producerclose` fires only when the producer ended without the caller closing its
+ *   transport or router (ICE/DTLS failure, worker death). Subscriber transports get
+ *   `consumerclose` for every consumer whose producer ended, whatever the reason.
+ * - Errors are ConclaveError: `sdp_invalid` (bad offer/answer), `stream_not_found` (consume of an
+ *   unknown or closed producer), `session_not_found` (router closed), `not_found` (transport
+ *   closed), `media_unavailable` (no live worker, or it died mid-request).
+ * - SDP: the publisher offers exactly one media section (VP8 video or Opus audio; other codecs
+ *   are filtered out of the answer, RTX of the chosen codec is kept). The answer and the
+ *   subscriber offers carry the server's candidates (gathering is complete, no server trickle).
+ *   Browser candidates may be in the SDP or trickled through addRemoteCandidate(); neither is
+ *   required, the server learns the browser's address from its ICE checks (peer-reflexive).
+ * - Subscriber media sections have mids '0', '1', ... in order of creation, each sendonly with
+ *   one fixed SSRC and msid `slot-<mid>`; consume() says which mid carries the consumer.
  */
 
 export type MediaKind = 'audio' | 'video';
@@ -62,6 +79,7 @@ export interface Emitter<Events extends Record<string, unknown[]>> {
   off<K extends keyof Events>(event: K, listener: (...args: Events[K]) => void): this;
 }
 
+/** createMediaPlane() in index.ts returns LocalMediaPlane: this plus workers() diagnostics. */
 export interface MediaPlane {
   /** Creates a router on the least-loaded worker; the id is the session id. */
   createRouter(routerId: string): Promise<Router>;
