@@ -6,6 +6,22 @@ import type { IceCandidate, IceServerInfo } from '@conclave/protocol/signaling';
 export interface RtcSettings {
   iceServers: RTCIceServer[];
   iceTransportPolicy: RTCIceTransportPolicy;
+  /** One DTLS certificate for all connections of the session, generated while signaling connects. */
+  certificates?: RTCCertificate[];
+}
+
+/**
+ * Generates the session's DTLS certificate. Done once, in parallel with the WebSocket opening,
+ * so no peer connection pays for key generation on the path to the first frame.
+ */
+export async function generateCertificate(): Promise<RTCCertificate[] | undefined> {
+  try {
+    return [
+      await RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams),
+    ];
+  } catch {
+    return undefined;
+  }
 }
 
 /** ICE servers from the join reply (TURN credentials minted for this participant) plus the page's own. */
@@ -18,6 +34,7 @@ export function rtcConfiguration(fromServer: IceServerInfo[], settings: RtcSetti
   return {
     iceServers: [...servers, ...settings.iceServers],
     iceTransportPolicy: settings.iceTransportPolicy,
+    ...(settings.certificates ? { certificates: settings.certificates } : {}),
     bundlePolicy: 'max-bundle',
     rtcpMuxPolicy: 'require',
   };

@@ -25,7 +25,7 @@ import { ConclaveClientError } from './errors.ts';
 import type { SessionPort } from './port.ts';
 import { Publisher, type PublishOptions } from './publisher.ts';
 import { RelayedMedia } from './relayed.ts';
-import { type RtcSettings, rtcConfiguration } from './rtc.ts';
+import { generateCertificate, type RtcSettings, rtcConfiguration } from './rtc.ts';
 import { SignalingChannel } from './signaling-channel.ts';
 import { Subscriber, SubscriberConnection } from './subscriber.ts';
 
@@ -140,6 +140,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     options: ConnectOptions,
     channel: SignalingChannel,
     join: JoinResult,
+    certificates: RTCCertificate[] | undefined,
   ) {
     super();
     this.#url = url;
@@ -148,6 +149,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#settings = {
       iceServers: options.iceServers ?? [],
       iceTransportPolicy: options.iceTransportPolicy ?? 'all',
+      ...(certificates ? { certificates } : {}),
     };
     this.#channel = channel;
     this.#join = join;
@@ -164,6 +166,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#relayed?.on('streamCreated', (stream) => this.#addStream(stream));
     this.#relayed?.on('streamDestroyed', (streamId) => this.#removeStream(streamId, 'unpublished'));
     this.#watch(channel);
+    if (!this.#relayed && join.grants.includes('subscribe')) this.#subscriberConnection.prepare();
   }
 
   /**
@@ -178,6 +181,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       throw new ConclaveClientError('invalid_argument', 'A participant token is required');
     }
     const wsUrl = signalingUrl(url);
+    const certificates = generateCertificate();
     const channel = await SignalingChannel.open(wsUrl);
     let join: JoinResult;
     try {
@@ -186,7 +190,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       channel.close();
       throw error;
     }
-    const session = new Session(wsUrl, token, options, channel, join);
+    const session = new Session(wsUrl, token, options, channel, join, await certificates);
     setTimeout(() => session.#announce(join), 0);
     return session;
   }

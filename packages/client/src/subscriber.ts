@@ -104,6 +104,15 @@ export class SubscriberConnection {
     this.#port = port;
   }
 
+  /**
+   * Creates the connection before the server's first offer arrives: building an
+   * RTCPeerConnection takes tens of milliseconds in Chromium, which would otherwise sit on the
+   * path from joining to the first frame.
+   */
+  prepare(): void {
+    if (!this.#pc) this.#createConnection();
+  }
+
   get peerConnection(): RTCPeerConnection | null {
     return this.#pc;
   }
