@@ -87,8 +87,16 @@ window.harness = {
   Conclave,
   async join(token, options = {}) {
     const started = performance.now();
+    // Fresh tokens the "partner back-end" hands out when the SDK asks before expiry.
+    const { refreshTokens, ...connectOptions } = options;
+    if (refreshTokens) {
+      connectOptions.onTokenExpiring = async () => {
+        record('tokenExpiring', {});
+        return refreshTokens.shift();
+      };
+    }
     try {
-      const session = await Conclave.Session.connect(location.origin, token, options);
+      const session = await Conclave.Session.connect(location.origin, token, connectOptions);
       state.session = session;
       watch(session);
       if (options.autoSubscribe !== false) subscribeAll(session);
@@ -176,6 +184,9 @@ window.harness = {
   },
   events() {
     return state.events;
+  },
+  sessionState() {
+    return state.session?.state ?? null;
   },
   /** Closes the SDK's signaling WebSocket under it, as a network drop would. */
   dropSocket() {

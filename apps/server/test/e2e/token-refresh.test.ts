@@ -1,0 +1,79 @@
+/**
+ * Token expiry during a call: the SDK asks the page for a fresh token (onTokenExpiring) and
+ * stays connected past the first token's expiry; without the callback the server ends the
+ * connection at expiry and the SDK reports it as `expired`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import {
+  chromiumPresent,
+  type E2eServer,
+  eventually,
+  type HarnessEvent,
+  launchChromium,
+  openParticipant,
+  requireChromium,
+  startE2eServer,
+} from './support.ts';
+
+/** The server warns 60 s before expiry (SIGNALING_LIMITS.tokenRefreshLeadMs): warn after ~3 s. */
+const SHORT_TTL_SECONDS = 63;
+
+let browser: Browser | undefined;
+let env: E2eServer | undefined;
+
+before(async () => {
+  if (!chromiumPresent()) return;
+  env = await startE2eServer();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await env?.close();
+});
+
+it('a refreshed token keeps the participant in; an unrefreshed one is disconnected at expiry', {
+  timeout: 180_000,
+}, async (t) => {
+  if (!requireChromium(t) || !browser || !env) return;
+  const { id: sessionId } = await env.createSession({});
+  const mint = (identity: string, ttlSeconds: number): string =>
+    env!.sdk.createToken(sessionId, { role: 'publisher', identity, ttlSeconds });
+
+  const keeper = await openParticipant(browser, env.url);
+  const lapser = await openParticipant(browser, env.url);
+  const joinedAt = Date.now();
+  const kept = await keeper.call<{ error?: string }>('join', mint('keeper', SHORT_TTL_SECONDS), {
+    sessionId,
+    refreshTokens: [mint('keeper', 600)],
+  });
+  const lapsed = await lapser.call<{ error?: string }>('join', mint('lapser', SHORT_TTL_SECONDS), {
+    sessionId,
+  });
+  assert.equal(kept.error, undefined);
+  assert.equal(lapsed.error, undefined);
+
+  await eventually(
+    'the SDK asks for a fresh token',
+    () => keeper.call<HarnessEvent[]>('events'),
+    (list) => list.some((e) => e.type === 'tokenExpiring'),
+  );
+  const ended = await eventually(
+    'the participant without a fresh token is disconnected',
+    () => lapser.call<HarnessEvent[]>('events'),
+    (list) => list.some((e) => e.type === 'disconnected'),
+    120_000,
+  );
+  assert.equal(ended.find((e) => e.type === 'disconnected')?.reason, 'expired');
+  assert.ok(Date.now() - joinedAt >= (SHORT_TTL_SECONDS - 5) * 1000, 'not before the token expired');
+
+  // The participant that refreshed is still there past the first token's expiry, and usable.
+  assert.equal(await keeper.call('sessionState'), 'connected');
+  const keeperEvents = await keeper.call<HarnessEvent[]>('events');
+  assert.ok(!keeperEvents.some((e) => e.type === 'disconnected' || e.type === 'error'));
+  assert.deepEqual(await keeper.call('signal', 'still-here', 'yes'), { ok: true });
+  await keeper.close();
+  await lapser.close();
+});
