@@ -13,7 +13,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../types.ts';
 import { actorOf, callerOf } from './auth.ts';
-import { errorResponses } from './schemas.ts';
+import { described, errorResponses } from './schemas.ts';
 
 /** Lets signaling close live connections of revoked tokens; resolves with how many it closed. */
 export type RevokeHook = (
@@ -41,7 +41,7 @@ export function registerSessionRoutes(fastify: FastifyInstance, deps: SessionRou
         summary: 'Create a session',
         tags: TAGS,
         body: CreateSessionRequest,
-        response: { 201: Session, ...errorResponses(400, 409, 413, 415) },
+        response: { 201: described(Session, 'The new session'), ...errorResponses(400, 409, 413, 415) },
       },
       // Every option has a default, so an empty POST is a valid request.
       preValidation: async (request) => {
@@ -62,7 +62,7 @@ export function registerSessionRoutes(fastify: FastifyInstance, deps: SessionRou
         summary: 'Read a session of this application',
         tags: TAGS,
         params: SessionIdParams,
-        response: { 200: Session, ...errorResponses(400, 404) },
+        response: { 200: described(Session, 'The session'), ...errorResponses(400, 404) },
       },
     },
     async (request) => {
@@ -81,7 +81,10 @@ export function registerSessionRoutes(fastify: FastifyInstance, deps: SessionRou
         summary: 'List sessions of this application, oldest first, by pages',
         tags: TAGS,
         querystring: ListSessionsQuery,
-        response: { 200: SessionList, ...errorResponses(400) },
+        response: {
+          200: described(SessionList, 'One page of sessions; nextCursor is null on the last page'),
+          ...errorResponses(400),
+        },
       },
     },
     async (request) => sessions.list(callerOf(request).appId, request.query),
@@ -98,7 +101,10 @@ export function registerSessionRoutes(fastify: FastifyInstance, deps: SessionRou
         tags: TAGS,
         params: SessionIdParams,
         body: RevokeTokensRequest,
-        response: { 200: RevokeTokensResponse, ...errorResponses(400, 404, 413, 415) },
+        response: {
+          200: described(RevokeTokensResponse, 'Stored; live connections closed'),
+          ...errorResponses(400, 404, 413, 415),
+        },
       },
     },
     async (request) => {
