@@ -111,6 +111,25 @@ export const ConfigSchema = Type.Object(
           default: 65536,
           description: 'Largest REST request body accepted (413 above).',
         }),
+        requestsPerSecond: Type.Number({
+          minimum: 0.1,
+          maximum: 100000,
+          default: 20,
+          description: 'Sustained REST requests per second per API key (429 with Retry-After above).',
+        }),
+        requestBurst: Type.Integer({
+          minimum: 1,
+          maximum: 100000,
+          default: 100,
+          description: 'REST requests an API key may send in a burst above the sustained rate.',
+        }),
+        authFailuresPerMinute: Type.Integer({
+          minimum: 1,
+          maximum: 100000,
+          default: 60,
+          description:
+            'Failed REST authentications per minute per source address; above it the address gets 429 (and no audit record per attempt).',
+        }),
       },
       { additionalProperties: false },
     ),

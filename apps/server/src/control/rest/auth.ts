@@ -9,6 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type ReplayCache, verifyApiToken } from '../tokens/index.ts';
 import type { Actor, ApplicationService, AuditLog } from '../types.ts';
 import { sendError } from './errors.ts';
+import type { KeyedRateLimiter } from './rate-limit.ts';
 
 /** The application a request authenticated as. */
 export interface RestCaller {
@@ -31,6 +32,10 @@ export interface AuthDeps {
   audit: Pick<AuditLog, 'append'>;
   tokens: { clockSkewSeconds: number };
   replay: ReplayCache;
+  /** Requests per API key, after authentication. */
+  perKey: KeyedRateLimiter;
+  /** Failed authentications per source address: bounds guessing and audit-log flooding. */
+  failures: KeyedRateLimiter;
   now?: () => number;
 }
 
@@ -40,16 +45,29 @@ const MAX_AUDITED_PATH = 100;
 export function authenticationHook(deps: AuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (request.routeOptions.config.public) return;
+    const blockedMs = deps.failures.waitFor(request.ip);
+    if (blockedMs > 0) return sendRateLimited(reply, blockedMs);
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    let caller: RestCaller;
     try {
       if (!token) throw new ConclaveError('token_invalid');
       const verified = await verifyApiToken(token, deps);
-      request.conclaveCaller = { appId: verified.appId, apiKey: verified.apiKey };
+      caller = { appId: verified.appId, apiKey: verified.apiKey };
     } catch (err) {
+      deps.failures.take(request.ip);
       await recordFailure(request, deps.audit, err);
       await sendError(reply, new ConclaveError('unauthorized'));
+      return;
     }
+    const waitMs = deps.perKey.take(caller.apiKey);
+    if (waitMs > 0) return sendRateLimited(reply, waitMs);
+    request.conclaveCaller = caller;
   };
+}
+
+async function sendRateLimited(reply: FastifyReply, waitMs: number): Promise<void> {
+  reply.header('Retry-After', String(Math.max(1, Math.ceil(waitMs / 1000))));
+  await sendError(reply, new ConclaveError('rate_limited'));
 }
 
 /** The caller of an authenticated route; the hook guarantees it, so its absence is a bug. */

@@ -14,6 +14,7 @@ import type { ControlPlane } from '../types.ts';
 import { authenticationHook } from './auth.ts';
 import { installErrorHandler, sendError } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
+import { KeyedRateLimiter } from './rate-limit.ts';
 import { type RevokeHook, registerSessionRoutes } from './sessions.ts';
 import { strictValidatorCompiler } from './validation.ts';
 
@@ -23,7 +24,10 @@ export type { RevokeHook } from './sessions.ts';
 
 export interface RestApiDeps {
   control: ControlPlane;
-  config: { tokens: { clockSkewSeconds: number } };
+  config: {
+    tokens: { clockSkewSeconds: number };
+    api: { requestsPerSecond: number; requestBurst: number; authFailuresPerMinute: number };
+  };
   /** Signaling's disconnect of live participants holding revoked tokens (default: none). */
   onRevoke?: RevokeHook;
   /** Clock in epoch milliseconds (tests). */
@@ -49,6 +53,17 @@ export async function registerRestApi(fastify: FastifyInstance, deps: RestApiDep
           audit: deps.control.audit,
           tokens: deps.config.tokens,
           replay,
+          perKey: new KeyedRateLimiter(
+            { perSecond: deps.config.api.requestsPerSecond, burst: deps.config.api.requestBurst },
+            deps.now,
+          ),
+          failures: new KeyedRateLimiter(
+            {
+              perSecond: deps.config.api.authFailuresPerMinute / 60,
+              burst: deps.config.api.authFailuresPerMinute,
+            },
+            deps.now,
+          ),
           ...(deps.now ? { now: deps.now } : {}),
         }),
       );
