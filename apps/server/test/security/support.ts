@@ -4,17 +4,19 @@
  * Applications are created through the running control plane; REST calls carry fresh JWTs
  * signed as the server SDK signs them.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { secretSigningKey, signJwt } from '@conclave/server-sdk';
+import { Conclave, secretSigningKey, signJwt } from '@conclave/server-sdk';
 import { type RunningServer, startServer } from '../../src/app.ts';
 import { type DeepPartial, loadConfig } from '../../src/config/index.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import type { ApplicationCredentials } from '../../src/control/types.ts';
+import { NodeClient } from '../support/node-client.ts';
 
 export interface AbuseServer {
   server: RunningServer;
@@ -75,4 +77,63 @@ export async function freeUdpPort(): Promise<number> {
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
+}
+
+/**
+ * Two participants in one session of their own application: alice publishes video, bob
+ * subscribes. `assertUnaffected()` fails unless they still exchange a signal, bob's video keeps
+ * arriving and /healthz answers.
+ */
+export interface Bystanders {
+  app: ApplicationCredentials;
+  sessionId: string;
+  token(identity: string): string;
+  assertUnaffected(): Promise<void>;
+  /** Video packets bob has received so far. */
+  packets(): number;
+}
+
+export async function startBystanders(t: TestContext, s: AbuseServer): Promise<Bystanders> {
+  const app = await s.createApp(`bystanders-${randomBytes(4).toString('hex')}`);
+  const session = await s.server.control.sessions.create(
+    app.appId,
+    {},
+    { id: 'test:security', source: 'local' },
+  );
+  const sdk = new Conclave({ url: s.url, apiKey: app.apiKey, apiSecret: app.apiSecret });
+  const token = (identity: string) => sdk.createToken(session.id, { identity });
+  const alice = await NodeClient.connect(s.url, token('alice'));
+  const bob = await NodeClient.connect(s.url, token('bob'));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+  });
+  const { streamId } = await alice.publish({ kind: 'video' });
+  const { mid, peer } = await bob.subscribe(streamId);
+  await peer.waitFor(() => bob.packetsOn(mid) > 0, 15_000, 'bystander video');
+  let round = 0;
+  return {
+    app,
+    sessionId: session.id,
+    token,
+    packets: () => bob.packetsOn(mid),
+    async assertUnaffected() {
+      const before = bob.packetsOn(mid);
+      const marker = `still-here-${round++}`;
+      await alice.signal('check', marker, [bob.connectionId]);
+      await bob.waitFor('signal', (e) => e.data === marker, 10_000);
+      await peer.waitFor(() => bob.packetsOn(mid) > before + 20, 10_000, 'more bystander packets');
+      assert.equal(
+        bob.eventsOf('connectionDestroyed').filter((e) => e.connectionId === alice.connectionId).length,
+        0,
+        'bob never saw alice leave',
+      );
+      assert.equal(
+        bob.eventsOf('streamDestroyed').filter((e) => e.streamId === streamId).length,
+        0,
+        "alice's stream never ended",
+      );
+      await s.assertHealthy();
+    },
+  };
 }
