@@ -125,7 +125,8 @@ describe('Chromium call relayed through coturn', { timeout: 180_000 }, () => {
         () => ben.p.call<Received[]>('received'),
         (list) =>
           list.some((r) => r.connectionId === ann.connectionId && r.kind === 'video' && r.framesDecoded > 10),
-        40_000,
+        // The todo cases are known to fail: do not let them hold the shared machine for long.
+        transport.relayProtocol === 'udp' ? 40_000 : 15_000,
       );
       const path = await ben.p.call<Path | null>('selectedPath');
       assert.equal(path?.local.type, 'relay', `ben's media goes through the relay: ${JSON.stringify(path)}`);
