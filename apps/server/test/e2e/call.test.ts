@@ -30,6 +30,15 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
   const people: Record<string, { p: Participant; connectionId: string; streamIds: string[] }> = {};
 
   const received = (name: string) => people[name]!.p.call<Received[]>('received');
+  /**
+   * A participant's connection id as of now: after a failure the SDK may have rejoined as a
+   * new connection (reconnected with resumed: false), and the others see that new id.
+   */
+  const idOf = async (name: string) => {
+    const id = await people[name]!.p.call<string>('connectionId');
+    people[name]!.connectionId = id;
+    return id;
+  };
   const events = (name: string) => people[name]!.p.call<HarnessEvent[]>('events');
 
   async function join(name: string, role: 'publisher' | 'subscriber'): Promise<void> {
@@ -46,7 +55,7 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
 
   /** Video of each `from` participant is decoding, keeps decoding, and is not black; audio arrives. */
   async function assertReceivesFrom(name: string, from: string[]): Promise<void> {
-    const wanted = from.map((f) => people[f]!.connectionId);
+    const wanted = await Promise.all(from.map(idOf));
     const flowing = (list: Received[]) =>
       wanted.every(
         (c) =>
@@ -115,6 +124,7 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
 
   it('signals reach everyone, or only the named recipient', async (t) => {
     if (!requireChromium(t)) return;
+    await Promise.all(['alice', 'bob', 'carol', 'dave'].map(idOf));
     const toAll = await people.alice!.p.call<{ error?: string }>('signal', 'chat', 'hello all');
     assert.equal(toAll.error, undefined);
     for (const name of ['bob', 'carol', 'dave']) {
@@ -150,6 +160,7 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
     assert.equal(shared.error, undefined);
     t.diagnostic(`screen captured via ${shared.via}`);
     const screenId = shared.streamIds![0]!;
+    await idOf('bob');
     for (const name of ['alice', 'carol']) {
       const list = await eventually(
         `${name} decodes bob's screen`,
@@ -181,6 +192,7 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
   it('leaving produces streamDestroyed and connectionDestroyed for the others', async (t) => {
     if (!requireChromium(t)) return;
     const bob = people.bob!;
+    await idOf('bob');
     await bob.p.call('leave');
     for (const name of ['alice', 'carol', 'dave']) {
       const list = await eventually(

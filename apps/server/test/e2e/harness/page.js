@@ -185,6 +185,10 @@ window.harness = {
   events() {
     return state.events;
   },
+  /** Current connection id: it changes when the SDK had to rejoin afresh. */
+  connectionId() {
+    return state.session?.connectionId ?? null;
+  },
   sessionState() {
     return state.session?.state ?? null;
   },
