@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { requireComponent } from '../support/env.ts';
-import { startPlane } from './support.ts';
+import { releaseNodeDataChannel, startPlane } from './support.ts';
+
+after(releaseNodeDataChannel);
 
 const CHROMIUM = '/usr/bin/chromium';
 

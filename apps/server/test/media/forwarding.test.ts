@@ -5,13 +5,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { LocalMediaPlane } from '@conclave/server/media/index';
-import { negotiate, nextEvent, publish, startPlane, subscribe } from './support.ts';
+import { negotiate, nextEvent, publish, releaseNodeDataChannel, startPlane, subscribe } from './support.ts';
 
 let plane: LocalMediaPlane;
 before(async () => {
   plane = await startPlane({ workers: 1 });
 });
-after(() => plane.close());
+after(async () => {
+  await plane.close();
+  await releaseNodeDataChannel();
+});
 
 test("a publisher's RTP reaches two subscribers with their own SSRC and continuous sequence numbers", async () => {
   const router = await plane.createRouter('forward-two');

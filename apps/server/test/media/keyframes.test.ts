@@ -5,14 +5,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { LocalMediaPlane } from '@conclave/server/media/index';
-import { publish, startPlane, subscribe } from './support.ts';
+import { publish, releaseNodeDataChannel, startPlane, subscribe } from './support.ts';
 
 const THROTTLE_MS = 400;
 let plane: LocalMediaPlane;
 before(async () => {
   plane = await startPlane({ workers: 1, pliThrottleMs: THROTTLE_MS });
 });
-after(() => plane.close());
+after(async () => {
+  await plane.close();
+  await releaseNodeDataChannel();
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -7,13 +7,16 @@ import { after, before, test } from 'node:test';
 import { ConclaveError } from '@conclave/protocol/errors';
 import type { LocalMediaPlane } from '@conclave/server/media/index';
 import { createPublisherPeer } from '@conclave/server/media/testing/rtp-peer';
-import { nextEvent, publish, startPlane, subscribe } from './support.ts';
+import { nextEvent, publish, releaseNodeDataChannel, startPlane, subscribe } from './support.ts';
 
 let plane: LocalMediaPlane;
 before(async () => {
   plane = await startPlane({ workers: 1 });
 });
-after(() => plane.close());
+after(async () => {
+  await plane.close();
+  await releaseNodeDataChannel();
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -4,9 +4,11 @@
  * transport stats. The announced address replaces the bind address in the SFU's candidates.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { createPublisherPeer } from '@conclave/server/media/testing/rtp-peer';
-import { publish, startPlane, subscribe } from './support.ts';
+import { publish, releaseNodeDataChannel, startPlane, subscribe } from './support.ts';
+
+after(releaseNodeDataChannel);
 
 test('publisher and subscriber connections negotiate AEAD_AES_256_GCM, visible in stats', async () => {
   const plane = await startPlane({ workers: 1, preferAes256Gcm: true });

@@ -7,8 +7,11 @@ import {
   createSubscriberPeer,
   type PeerKind,
   type PublisherPeer,
+  releaseNodeDataChannel,
   type SubscriberPeer,
 } from '@conclave/server/media/testing/rtp-peer';
+
+export { releaseNodeDataChannel };
 
 export function startPlane(options: Partial<MediaPlaneOptions> = {}): Promise<LocalMediaPlane> {
   return createMediaPlane({

@@ -3,8 +3,10 @@
  * takes only its own routers with it while the plane replaces it and keeps serving.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { nextEvent, publish, startPlane, subscribe } from './support.ts';
+import { after, test } from 'node:test';
+import { nextEvent, publish, releaseNodeDataChannel, startPlane, subscribe } from './support.ts';
+
+after(releaseNodeDataChannel);
 
 test('routers are placed on the least-loaded worker process, each with its own ICE port', async () => {
   const plane = await startPlane({ workers: 2 });

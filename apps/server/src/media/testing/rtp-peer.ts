@@ -472,3 +472,13 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, what:
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * node-datachannel keeps the process alive until its native side is cleaned up: a test file or
+ * tool that used peers calls this once at the very end, after closing every connection (the
+ * short wait lets pending close callbacks run first; cleanup() right after close() can abort).
+ */
+export async function releaseNodeDataChannel(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  nodeDataChannel.cleanup();
+}
