@@ -9,6 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config/index.ts';
@@ -21,6 +22,7 @@ import { installSecurityHeaders } from './http/security-headers.ts';
 import { assertListenSecurity, loadTls, TLS_OPTIONS, type TlsMaterial } from './http/tls.ts';
 import { createMediaPlane, type LocalMediaPlane, type MediaPlaneOptions } from './media/index.ts';
 import { attachSignaling, type SignalingGateway } from './signaling/index.ts';
+import { startCoturn } from './turn/coturn-process.ts';
 import { turnIceServersFor } from './turn/credentials.ts';
 
 export interface StartOptions {
@@ -58,6 +60,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     fastify.get('/healthz', async () => ({ status: 'ok' as const }));
 
     // --- Planes register here, in dependency order (media, REST, signaling, demo). ---
+    if (config.turn.spawn) {
+      // Development convenience: coturn as a child process with the hardened configuration.
+      const coturn = await startCoturn(config, {
+        configPath: join(config.dataDir, 'turnserver.conf'),
+        onLog: (line) => log.debug({ coturn: line }, 'coturn'),
+      });
+      closers.push(() => coturn.stop());
+    }
     media = await createMediaPlane(mediaOptionsFrom(config));
     closers.push(() => media.close());
     await registerRestApi(fastify, {

@@ -242,6 +242,31 @@ export const ConfigSchema = Type.Object(
           default: false,
           description: 'Development only: start coturn as a child process with the generated configuration.',
         }),
+        userQuota: Type.Integer({
+          minimum: 1,
+          maximum: 10000,
+          default: 10,
+          description: 'Concurrent TURN allocations per credential (coturn user-quota).',
+        }),
+        totalQuota: Type.Integer({
+          minimum: 1,
+          maximum: 1000000,
+          default: 1000,
+          description: 'Concurrent TURN allocations in total (coturn total-quota).',
+        }),
+        allowedPeerAddresses: Type.Array(Type.String(), {
+          default: [],
+          description:
+            'The only addresses inside denied ranges coturn may relay to. Empty: the media bind and announced addresses.',
+        }),
+        listenAddresses: Type.Array(Type.String(), {
+          default: [],
+          description: 'Addresses coturn listens on. Empty: all (loopback only in development mode).',
+        }),
+        externalAddress: Type.String({
+          default: '',
+          description: 'Public address coturn announces when it runs behind NAT (coturn external-ip).',
+        }),
       },
       { additionalProperties: false },
     ),

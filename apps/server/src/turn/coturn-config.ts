@@ -193,34 +193,23 @@ export function isLoopbackAddress(ip: string): boolean {
   return /^127\./.test(ip) || ip === '::1';
 }
 
-/** Extra TURN keys read with defaults until the configuration schema carries them. */
-interface TurnExtras {
-  userQuota?: number;
-  totalQuota?: number;
-  allowedPeerAddresses?: string[];
-  listenAddresses?: string[];
-  externalAddress?: string;
-}
-
-export const DEFAULT_USER_QUOTA = 10;
-export const DEFAULT_TOTAL_QUOTA = 1000;
-
 /** The generated configuration's inputs, from the server configuration. */
 export function coturnOptionsFor(config: Config): CoturnConfigOptions {
-  const turn = config.turn as Config['turn'] & TurnExtras;
-  const listeningIps = turn.listenAddresses ?? (config.devMode ? loopbackListen(config) : []);
+  const turn = config.turn;
+  const listeningIps =
+    turn.listenAddresses.length > 0 ? turn.listenAddresses : config.devMode ? loopbackListen(config) : [];
   return {
     realm: turn.realm,
     secret: turnSecret(config),
     listeningIps,
     relayIps: [],
-    externalIp: turn.externalAddress ?? '',
+    externalIp: turn.externalAddress,
     listenPort: turn.listenPort,
     tlsListenPort: turn.tlsListenPort,
     tls: tlsFiles(config),
-    allowedPeers: turn.allowedPeerAddresses ?? mediaAddresses(config),
-    userQuota: turn.userQuota ?? DEFAULT_USER_QUOTA,
-    totalQuota: turn.totalQuota ?? DEFAULT_TOTAL_QUOTA,
+    allowedPeers: turn.allowedPeerAddresses.length > 0 ? turn.allowedPeerAddresses : mediaAddresses(config),
+    userQuota: turn.userQuota,
+    totalQuota: turn.totalQuota,
     logFile: 'stdout',
     pidFile: join(config.dataDir, 'turnserver.pid'),
   };
