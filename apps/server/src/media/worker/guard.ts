@@ -3,10 +3,14 @@
  * uncaughtException). Every callback handed to node-datachannel goes through `guard`, created
  * once per registration, never per packet.
  */
-export function guard<A extends unknown[]>(where: string, body: (...args: A) => void): (...args: A) => void {
-  return (...args: A) => {
+export function guard(where: string, body: () => void): () => void;
+export function guard<A>(where: string, body: (arg: A) => void): (arg: A) => void;
+export function guard<A>(where: string, body: (arg: A) => void): (arg: A) => void {
+  // One fixed parameter, no rest arguments: the media callbacks run per packet, and a rest
+  // parameter would allocate an array on every call.
+  return (arg: A) => {
     try {
-      body(...args);
+      body(arg);
     } catch (error) {
       reportGuarded(where, error);
     }
