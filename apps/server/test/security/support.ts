@@ -91,6 +91,8 @@ export interface Bystanders {
   assertUnaffected(): Promise<void>;
   /** Video packets bob has received so far. */
   packets(): number;
+  /** The SDP offer the server sent bob's subscriber connection (its ICE ufrag and candidates). */
+  serverOffer(): string;
 }
 
 export async function startBystanders(t: TestContext, s: AbuseServer): Promise<Bystanders> {
@@ -117,6 +119,7 @@ export async function startBystanders(t: TestContext, s: AbuseServer): Promise<B
     sessionId: session.id,
     token,
     packets: () => bob.packetsOn(mid),
+    serverOffer: () => bob.eventsOf('subscriberOffer')[0]?.sdp ?? '',
     async assertUnaffected() {
       const before = bob.packetsOn(mid);
       const marker = `still-here-${round++}`;
