@@ -40,7 +40,11 @@ const PUBLIC_DIR = new URL('./public/', import.meta.url);
 export async function registerDemo(fastify: FastifyInstance, deps: DemoDeps): Promise<void> {
   const sdkBundle = lazyBundle(SDK_ENTRY);
   fastify.get('/sdk/conclave.js', async (_request, reply) =>
-    sendScript(reply, await sdkBundle(), 'public, max-age=300'),
+    // Partner pages on other origins load the SDK from here: the bundle is public code.
+    sendScript(reply, await sdkBundle(), 'public, max-age=300').header(
+      'Cross-Origin-Resource-Policy',
+      'cross-origin',
+    ),
   );
   if (!deps.config.devMode) return;
 

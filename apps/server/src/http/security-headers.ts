@@ -10,7 +10,8 @@ export function installSecurityHeaders(fastify: FastifyInstance, options: { hsts
     reply.header('Referrer-Policy', 'no-referrer');
     reply.header('X-Frame-Options', 'DENY');
     reply.header('Cross-Origin-Opener-Policy', 'same-origin');
-    reply.header('Cross-Origin-Resource-Policy', 'same-origin');
+    if (!reply.hasHeader('Cross-Origin-Resource-Policy'))
+      reply.header('Cross-Origin-Resource-Policy', 'same-origin');
     if (!reply.hasHeader('Content-Security-Policy')) {
       reply.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     }

@@ -69,8 +69,7 @@ export async function startE2eServer(overrides: DeepPartial<ConfigInput> = {}): 
     overrides: {
       server: { host: '127.0.0.1', port: 0 },
       dataDir,
-      // The schema's level union is built with .map, so its static type is never: cast (told the lead).
-      log: { level: 'warn' as never },
+      log: { level: 'warn' },
       media: { workers: 1, rtcPort: 0, bindAddress: '127.0.0.1' },
       ...overrides,
     },
@@ -102,6 +101,56 @@ const RECORD_SOCKETS = `(() => {
   };
 })();`;
 
+/**
+ * Tests talk to loopback only. Chromium also gathers host candidates on the machine's other
+ * interfaces; this keeps every candidate that is not 127.0.0.0/8 or ::1 from being handed to
+ * the other side (trickled, in a description, or added), so no connectivity check is ever sent
+ * to another address, by the browsers or by the SFU.
+ */
+const LOOPBACK_ONLY_ICE = `(() => {
+  const keep = (line) => {
+    if (!line) return true;
+    const address = line.replace(/^a=/, '').split(' ')[4] || '';
+    return /^127\\./.test(address) || address === '::1';
+  };
+  const strip = (sdp) => sdp.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') || keep(l)).join('\\r\\n');
+  const P = RTCPeerConnection.prototype;
+  const addIceCandidate = P.addIceCandidate;
+  P.addIceCandidate = function (candidate, ...rest) {
+    if (candidate && !keep(candidate.candidate)) return Promise.resolve();
+    return addIceCandidate.call(this, candidate, ...rest);
+  };
+  const setRemoteDescription = P.setRemoteDescription;
+  P.setRemoteDescription = function (d, ...rest) {
+    return setRemoteDescription.call(this, d && d.sdp ? { type: d.type, sdp: strip(d.sdp) } : d, ...rest);
+  };
+  const filtered = (fn, self) => (event) => {
+    if (event.candidate && !keep(event.candidate.candidate)) return;
+    return fn.call(self, event);
+  };
+  const addEventListener = P.addEventListener;
+  P.addEventListener = function (type, fn, ...rest) {
+    if (type === 'icecandidate' && typeof fn === 'function') fn = filtered(fn, this);
+    return addEventListener.call(this, type, fn, ...rest);
+  };
+  const onicecandidate = Object.getOwnPropertyDescriptor(P, 'onicecandidate');
+  Object.defineProperty(P, 'onicecandidate', {
+    configurable: true,
+    get() { return onicecandidate.get.call(this); },
+    set(fn) { onicecandidate.set.call(this, typeof fn === 'function' ? filtered(fn, this) : fn); },
+  });
+  for (const name of ['localDescription', 'currentLocalDescription', 'pendingLocalDescription']) {
+    const original = Object.getOwnPropertyDescriptor(P, name);
+    Object.defineProperty(P, name, {
+      configurable: true,
+      get() {
+        const d = original.get.call(this);
+        return d && d.sdp ? new RTCSessionDescription({ type: d.type, sdp: strip(d.sdp) }) : d;
+      },
+    });
+  }
+})();`;
+
 export interface Participant {
   context: BrowserContext;
   page: Page;
@@ -120,6 +169,7 @@ export interface Participant {
 export async function openParticipant(browser: Browser, serverUrl: string): Promise<Participant> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   await context.addInitScript(RECORD_SOCKETS);
+  await context.addInitScript(LOOPBACK_ONLY_ICE);
   await context.route(`${serverUrl}/__e2e__/harness.js`, async (route) =>
     route.fulfill({ status: 200, contentType: 'text/javascript', body: await harnessSource }),
   );
