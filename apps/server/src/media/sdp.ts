@@ -100,29 +100,45 @@ function rewriteOfferLine(
 ): string | null {
   if (line.startsWith('m=')) {
     const parts = line.split(' ');
-    return [...parts.slice(0, 3), ...parts.slice(3).filter((pt) => keep.has(Number(pt)))].join(' ');
+    return [...parts.slice(0, 3), ...parts.slice(3).filter((pt) => keep.has(payloadTypeOf(pt)))].join(' ');
   }
   const formatLine = /^a=(rtpmap|fmtp|rtcp-fb):(\d+)/.exec(line);
   if (formatLine) {
-    if (!keep.has(Number(formatLine[2]))) return null;
+    if (!keep.has(payloadTypeOf(formatLine[2]))) return null;
     if (line.includes('transport-cc')) return null;
     return line;
   }
-  const extmap = /^a=extmap:(\d+)(?:\/\w+)? (\S+)/.exec(line);
-  if (extmap) {
-    if (!UNDERSTOOD_EXTENSIONS.has(extmap[2]!)) return null;
-    extensions.set(Number(extmap[1]), extmap[2]!);
+  if (line.startsWith('a=extmap:')) {
+    // Anything but a well-formed extmap of an extension we understand is dropped, so a malformed
+    // line can never carry an extension (transport-cc, say) past the filter.
+    const extmap = /^a=extmap:(\d{1,3})(?:\/(?:sendrecv|sendonly|recvonly|inactive))? (\S+)/.exec(line);
+    const id = Number(extmap?.[1]);
+    if (!extmap || !isExtensionId(id) || !UNDERSTOOD_EXTENSIONS.has(extmap[2]!)) return null;
+    extensions.set(id, extmap[2]!);
     return line;
   }
   if (activeSetup && line === 'a=setup:actpass') return 'a=setup:active';
   return line;
 }
 
+/** RTP payload types are 7 bits, written in decimal: anything else is not one (-1). */
+function payloadTypeOf(text: string | undefined): number {
+  if (!text || !/^\d{1,3}$/.test(text)) return -1;
+  const value = Number(text);
+  return value <= 127 ? value : -1;
+}
+
+/** RFC 8285: 0 is padding, 15 is reserved in the one-byte form Chromium uses, 255 is the maximum. */
+function isExtensionId(id: number): boolean {
+  return Number.isInteger(id) && id >= 1 && id <= 255 && id !== 15;
+}
+
 function parseRtpmaps(lines: string[]): Map<number, string> {
   const rtpmaps = new Map<number, string>();
   for (const line of lines) {
     const match = /^a=rtpmap:(\d+) ([^/\s]+)\//.exec(line);
-    if (match) rtpmaps.set(Number(match[1]), match[2]!);
+    const payloadType = payloadTypeOf(match?.[1]);
+    if (match && payloadType >= 0) rtpmaps.set(payloadType, match[2]!);
   }
   return rtpmaps;
 }
@@ -133,7 +149,8 @@ function choosePayloadType(
   kind: MediaKind,
 ): { payloadType: number; codec: CodecInfo } | null {
   for (const text of payloadTypes) {
-    const payloadType = Number(text);
+    const payloadType = payloadTypeOf(text);
+    if (payloadType < 0) continue;
     const codec = codecByName(rtpmaps.get(payloadType) ?? '');
     if (codec && codec.kind === kind) return { payloadType, codec };
   }
