@@ -8,8 +8,9 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { releaseNodeDataChannel } from '@conclave/server/media/testing/rtp-peer';
 import fc from 'fast-check';
 import * as samples from '../../../../fuzz/seeds/samples.ts';
 import { bootAbuseServer, startBystanders } from './support.ts';
@@ -99,6 +100,9 @@ function dtlsClientHello(): Buffer {
   record.writeUInt16BE(handshake.length, 11);
   return Buffer.concat([record, handshake]);
 }
+
+// node-datachannel keeps the process alive until its native side is released, after every peer closed.
+after(releaseNodeDataChannel);
 
 test('media port abuse: garbage, floods, unauthenticated STUN and DTLS', { timeout: 180_000 }, async (t) => {
   const s = await bootAbuseServer(t);

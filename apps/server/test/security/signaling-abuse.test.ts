@@ -6,14 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { SIGNALING_PATH } from '@conclave/protocol/signaling';
+import { releaseNodeDataChannel } from '@conclave/server/media/testing/rtp-peer';
 import WebSocket from 'ws';
 import { NodeClient } from '../support/node-client.ts';
 import { openRawWebSocket } from './raw-websocket.ts';
 import { bootAbuseServer, startBystanders } from './support.ts';
 
 const JOIN_TIMEOUT_MS = 2000;
+
+// node-datachannel keeps the process alive until its native side is released, after every peer closed.
+after(releaseNodeDataChannel);
 
 test('signaling abuse: compression, UTF-8, idle and half-open connections', {
   timeout: 180_000,
