@@ -93,14 +93,20 @@ function securityRun() {
 function casesTable(output) {
   if (!output) return '_Not run yet: `node --import tsx scripts/security-report.mjs --run`._';
   const date = output.split('\n')[0].replace('# ', '');
-  const lines = output.split('\n');
+  // The runner repeats failing tests in a summary at the end; the table lists each case once.
+  const summaryAt = output.split('\n').findIndex((l) => l.startsWith('✖ failing tests:'));
+  const lines = summaryAt < 0 ? output.split('\n') : output.split('\n').slice(0, summaryAt);
   const rows = ['| case | outcome |', '| --- | --- |'];
   for (const line of lines) {
     const match = /^(\s*)([✔✖﹣])\s+(.*?)\s+\(\d+(?:\.\d+)?ms\)(.*)$/.exec(line);
     if (!match) continue;
     const [, indent, mark, name, rest] = match;
     const todo = /# (.*)$/.exec(rest)?.[1];
-    const outcome = todo ? `todo: ${todo}` : mark === '✔' ? 'pass' : 'FAIL';
+    const outcome = todo
+      ? `todo (${mark === '✔' ? 'passes' : 'fails'}): ${todo}`
+      : mark === '✔'
+        ? 'pass'
+        : 'FAIL';
     rows.push(`| ${indent ? '&nbsp;&nbsp;' : ''}${name.replaceAll('|', '\\|')} | ${outcome} |`);
   }
   const figures = lines.filter((l) =>

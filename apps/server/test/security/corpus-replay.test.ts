@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ContractViolation } from '../../../../fuzz/targets/contract.ts';
+import { isKnownOpen } from '../../../../fuzz/targets/known-open.ts';
 
 const fuzzDir = new URL('../../../../fuzz/', import.meta.url).pathname;
 const targets = readdirSync(join(fuzzDir, 'targets'))
@@ -33,14 +35,21 @@ for (const target of targets) {
     const files = inputsOf(join(fuzzDir, 'corpus', target));
     assert.ok(files.length > 0, `fuzz/corpus/${target} has seed inputs`);
     const failures: string[] = [];
+    let known = 0;
     for (const file of files) {
       try {
         await fuzz(readFileSync(file));
       } catch (error) {
-        failures.push(`${file.slice(fuzzDir.length)}: ${(error as Error).message}`);
+        // The corpus may hold inputs the fuzzer kept while tolerating an open bug; that bug is
+        // tracked by its reproducer in fuzz/crashes/ (replayed below), not failed twice here.
+        if (error instanceof ContractViolation && isKnownOpen(error.message)) known += 1;
+        else failures.push(`${file.slice(fuzzDir.length)}: ${(error as Error).message}`);
       }
     }
-    console.log(`corpus ${target}: ${files.length} inputs, ${failures.length} failures`);
+    console.log(
+      `corpus ${target}: ${files.length} inputs, ${failures.length} failures` +
+        (known > 0 ? `, ${known} hits of known open bugs (fuzz/crashes/OPEN.json)` : ''),
+    );
     assert.deepEqual(failures, []);
   });
 
