@@ -142,6 +142,8 @@ function createHttp(config: Config, tls: TlsMaterial | null, logStream?: Writabl
     onProtoPoisoning: 'error' as const,
     onConstructorPoisoning: 'error' as const,
     return503OnClosing: true,
+    // A client trickling its request a byte at a time must not hold a connection forever.
+    requestTimeout: 30_000,
   };
   if (tls) {
     return Fastify({

@@ -102,9 +102,13 @@ function rewriteOfferLine(
     const parts = line.split(' ');
     return [...parts.slice(0, 3), ...parts.slice(3).filter((pt) => keep.has(payloadTypeOf(pt)))].join(' ');
   }
-  const formatLine = /^a=(rtpmap|fmtp|rtcp-fb):(\d+)/.exec(line);
+  const formatLine = /^a=(?:rtpmap|fmtp|rtcp-fb):(\S*)/.exec(line);
   if (formatLine) {
-    if (!keep.has(payloadTypeOf(formatLine[2]))) return null;
+    // Only lines of a kept payload type (or rtcp-fb's '*') survive; a malformed payload type is
+    // dropped rather than passed through, so it cannot smuggle transport-cc past the filter.
+    const format = formatLine[1]!;
+    const wildcard = format === '*' && line.startsWith('a=rtcp-fb:');
+    if (!wildcard && !keep.has(payloadTypeOf(format))) return null;
     if (line.includes('transport-cc')) return null;
     return line;
   }
