@@ -33,6 +33,11 @@ const args = [
   'tsx',
   '--test',
   '--test-reporter=spec',
+  // A test file whose tests have all finished exits even if a native handle (node-datachannel,
+  // a stray socket) would keep it alive, and a hung test fails after 10 minutes instead of
+  // holding the whole run.
+  '--test-force-exit',
+  '--test-timeout=600000',
   `--test-concurrency=${process.env.CONCLAVE_TEST_CONCURRENCY ?? 2}`,
   ...files,
 ];
