@@ -22,6 +22,15 @@ export interface TlsMaterial {
  * TLS 1.2 and 1.3 only; for 1.2 only ECDHE with AEAD ciphers (forward secrecy, no CBC, no RSA
  * key exchange). TLS 1.3 suites are all strong and keep Node's defaults.
  */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+] as const;
+
 export const TLS_OPTIONS: SecureContextOptions = {
   minVersion: 'TLSv1.2',
   maxVersion: 'TLSv1.3',
@@ -29,12 +38,7 @@ export const TLS_OPTIONS: SecureContextOptions = {
     'TLS_AES_256_GCM_SHA384',
     'TLS_CHACHA20_POLY1305_SHA256',
     'TLS_AES_128_GCM_SHA256',
-    'ECDHE-ECDSA-AES256-GCM-SHA384',
-    'ECDHE-RSA-AES256-GCM-SHA384',
-    'ECDHE-ECDSA-CHACHA20-POLY1305',
-    'ECDHE-RSA-CHACHA20-POLY1305',
-    'ECDHE-ECDSA-AES128-GCM-SHA256',
-    'ECDHE-RSA-AES128-GCM-SHA256',
+    ...TLS12_CIPHERS,
   ].join(':'),
   honorCipherOrder: true,
   ecdhCurve: 'X25519:P-256:P-384',

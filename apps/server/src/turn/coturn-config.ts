@@ -7,8 +7,10 @@
  * only the media nodes' own addresses, so a participant's credential reaches the SFU and
  * nothing else on the operator's network.
  */
+
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
+import { TLS12_CIPHERS } from '../http/tls.ts';
 import { turnSecret } from './credentials.ts';
 
 export interface CoturnConfigOptions {
@@ -80,18 +82,8 @@ export const DENIED_IPV6_RANGES: readonly DeniedRange[] = [
   { range: `ff00::-ffff:ffff:ffff:ffff:${ALL_ONES_64}`, why: 'multicast ff00::/8' },
 ];
 
-/**
- * TLS 1.2 suites: ECDHE with AEAD only (forward secrecy, no CBC, no RSA key exchange), the
- * same set as the HTTPS listener. TLS 1.3 suites are OpenSSL's defaults, all strong.
- */
-export const COTURN_CIPHER_LIST = [
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-].join(':');
+/** The HTTPS listener's TLS 1.2 suites (ECDHE with AEAD only); TLS 1.3 suites are OpenSSL's defaults. */
+export const COTURN_CIPHER_LIST = TLS12_CIPHERS.join(':');
 
 export function renderCoturnConfig(o: CoturnConfigOptions): string {
   assertConfigValue('realm', o.realm);
