@@ -59,8 +59,9 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
     const flowing = (list: Received[]) =>
       wanted.every(
         (c) =>
-          list.some((r) => r.connectionId === c && r.kind === 'video' && r.framesDecoded > 5) &&
-          list.some((r) => r.connectionId === c && r.kind === 'audio' && r.packetsReceived > 5),
+          list.some(
+            (r) => r.connectionId === c && r.kind === 'video' && r.source === 'camera' && r.framesDecoded > 5,
+          ) && list.some((r) => r.connectionId === c && r.kind === 'audio' && r.packetsReceived > 5),
       );
     const first = await eventually(`${name} receives ${from.join(', ')}`, () => received(name), flowing);
     await delay(1500);
