@@ -44,6 +44,8 @@ export interface OpenOptions {
   origin?: string;
   /** Appended to the URL path (tests that try a token in the query). */
   query?: string;
+  /** false: never answer the server's pings (a peer that went silent). */
+  autoPong?: boolean;
 }
 
 export interface JoinOptions extends OpenOptions {
@@ -95,6 +97,7 @@ export class NodeClient {
     const url = `${baseUrl.replace(/^http/, 'ws')}${SIGNALING_PATH}${options.query ?? ''}`;
     const ws = new WebSocket(url, {
       perMessageDeflate: false,
+      autoPong: options.autoPong ?? true,
       ...(options.origin ? { headers: { origin: options.origin } } : {}),
     });
     const client = new NodeClient(ws);
