@@ -5,9 +5,16 @@
 
 export type { ConnectionInfo, StreamInfo } from '@conclave/protocol/signaling';
 export { backoffDelay } from './backoff.ts';
+export type {
+  DecryptionFailedEvent,
+  DecryptionFailureReason,
+  E2eeKeyProvider,
+  E2eeOptions,
+} from './e2ee/options.ts';
+export { e2eeSupported } from './e2ee/options.ts';
 export { CLIENT_ERROR_CODES, type ClientErrorCode, ConclaveClientError } from './errors.ts';
-export type { PublishedTrack, PublishOptions } from './publisher.ts';
-export { Publisher } from './publisher.ts';
+export type { PublishedTrack, PublishOptions, SimulcastLayerOptions } from './publisher.ts';
+export { DEFAULT_SIMULCAST_LAYERS, Publisher } from './publisher.ts';
 export {
   type ConnectOptions,
   type DisconnectReason,
@@ -16,4 +23,4 @@ export {
   type SessionEvents,
   type SignalEvent,
 } from './session.ts';
-export { Subscriber } from './subscriber.ts';
+export { type SimulcastLayer, Subscriber } from './subscriber.ts';

@@ -8,10 +8,13 @@ import type {
   ReplyResults,
   RequestType,
 } from '@conclave/protocol/signaling';
+import type { MediaProtection } from './e2ee/media-protection.ts';
 import type { RequestBody } from './signaling-channel.ts';
 
 export interface SessionPort {
   request<T extends RequestType & ClientMessageType>(type: T, body: RequestBody<T>): Promise<ReplyResults[T]>;
   send<T extends ClientMessageType>(message: ClientMessageOf<T>): boolean;
   rtcConfiguration(): RTCConfiguration;
+  /** End-to-end encryption of senders and receivers; null when the session does not encrypt. */
+  readonly protection: MediaProtection | null;
 }

@@ -9,7 +9,7 @@ import type { StreamSource } from '@conclave/protocol/signaling-constants';
 import { TypedEmitter } from './emitter.ts';
 import { ConclaveClientError, toClientError } from './errors.ts';
 import type { SessionPort } from './port.ts';
-import { candidateToWire } from './rtc.ts';
+import { candidateToWire, watchConnectionPath } from './rtc.ts';
 
 export interface PublishOptions {
   /** Microphone: true captures the default one; a track publishes that track. */
@@ -20,6 +20,48 @@ export interface PublishOptions {
   screen?: boolean | MediaStreamTrack;
   /** Stream name shown to other participants. */
   name?: string;
+  /**
+   * Simulcast for video: the camera is sent in three layers by default (a quarter, half and
+   * full resolution) so the server can forward each subscriber the layer it can take; screen
+   * shares are sent in one layer unless layers are given. `false`: one layer. A list: these
+   * layers, lowest resolution first (the server numbers layers in this order).
+   */
+  simulcast?: boolean | SimulcastLayerOptions[];
+}
+
+export interface SimulcastLayerOptions {
+  /** RTP stream id of the layer (1-16 letters, digits, - or _). */
+  rid: string;
+  /** Resolution divisor of the layer: 4 is a quarter of the width and height. */
+  scaleResolutionDownBy: number;
+  /** Bitrate cap of the layer, in bits per second; default: the browser's choice. */
+  maxBitrate?: number;
+}
+
+/** The default camera layers: 'low', 'medium' and 'high' to subscribers. */
+export const DEFAULT_SIMULCAST_LAYERS: readonly SimulcastLayerOptions[] = [
+  { rid: 'q', scaleResolutionDownBy: 4 },
+  { rid: 'h', scaleResolutionDownBy: 2 },
+  { rid: 'f', scaleResolutionDownBy: 1 },
+];
+
+/** The encodings to send `source` with: simulcast layers, or undefined for one plain encoding. */
+export function simulcastEncodings(
+  source: StreamSource,
+  option: PublishOptions['simulcast'],
+): RTCRtpEncodingParameters[] | undefined {
+  if (source !== 'camera' && source !== 'screen') return undefined;
+  const layers = Array.isArray(option)
+    ? option
+    : option === true || (option === undefined && source === 'camera')
+      ? DEFAULT_SIMULCAST_LAYERS
+      : [];
+  if (layers.length < 2) return undefined;
+  return layers.map((l) => ({
+    rid: l.rid,
+    scaleResolutionDownBy: l.scaleResolutionDownBy,
+    ...(l.maxBitrate ? { maxBitrate: l.maxBitrate } : {}),
+  }));
 }
 
 export interface PublishedTrack {
@@ -40,6 +82,8 @@ export interface TrackTransport {
 export type PublisherEvents = {
   /** A track is on air with this stream id (again, after a republish). */
   published: [track: PublishedTrack];
+  /** A track's connection was rebuilt after a network change; its stream id did not change. */
+  restarted: [track: PublishedTrack];
   /** The publisher stopped: unpublished, or its session ended. */
   destroyed: [];
 };
@@ -52,6 +96,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly #port: SessionPort;
   readonly #ownsTracks: Set<MediaStreamTrack>;
   readonly #transport: TrackTransport | null;
+  readonly #simulcast: PublishOptions['simulcast'];
   #element: HTMLVideoElement | null = null;
   #destroyed = false;
   /** Set by the session: called once the publisher is gone, so the session forgets it. */
@@ -63,9 +108,11 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     tracks: PublishedTrack[],
     ownsTracks: Set<MediaStreamTrack>,
     transport: TrackTransport | null,
+    simulcast: PublishOptions['simulcast'],
   ) {
     super();
     this.#transport = transport;
+    this.#simulcast = simulcast;
     this.#port = port;
     this.name = name;
     this.tracks = tracks;
@@ -87,7 +134,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     if (tracks.length === 0) {
       throw new ConclaveClientError('invalid_argument', 'Nothing to publish: ask for audio, video or screen');
     }
-    const publisher = new Publisher(port, options.name ?? '', tracks, owned, transport);
+    const publisher = new Publisher(port, options.name ?? '', tracks, owned, transport, options.simulcast);
     try {
       await Promise.all(tracks.map((t) => publisher.#publishTrack(t)));
     } catch (error) {
@@ -95,6 +142,28 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       throw error;
     }
     return publisher;
+  }
+
+  /**
+   * Dynacast: the server says which simulcast layers (rids) anyone receives; the others stop
+   * encoding (`active: false`) until wanted again, saving uplink and CPU.
+   */
+  async setLayersWanted(streamId: string, rids: string[]): Promise<void> {
+    const published = this.tracks.find((t) => t.streamId === streamId);
+    // One sender per publisher connection (one media section each).
+    const sender = published?.pc?.getSenders()[0];
+    if (!sender) return;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings || parameters.encodings.length < 2) return;
+    let changed = false;
+    for (const [index, encoding] of parameters.encodings.entries()) {
+      // The lowest layer stays on even when nobody wants it: a subscriber arriving later then
+      // gets its first frame without waiting for the encoder to start again (join time).
+      const active = index === 0 || (encoding.rid ? rids.includes(encoding.rid) : true);
+      if (encoding.active !== active) changed = true;
+      encoding.active = active;
+    }
+    if (changed) await sender.setParameters(parameters);
   }
 
   get streamIds(): string[] {
@@ -146,8 +215,8 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   }
 
   /**
-   * Publishes the tracks again on new connections. Used after a failed ICE connection (the
-   * server has no ICE restart) or after a reconnection the server could not resume.
+   * Publishes the tracks again on new connections, as new streams. Used after a reconnection
+   * the server could not resume, or when restarting a connection under its stream failed.
    */
   async republish(only?: PublishedTrack, serverStreamsGone = false): Promise<void> {
     if (this.#destroyed) return;
@@ -179,6 +248,20 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       this.emit('published', t);
       return;
     }
+    await this.#connect(t, (sdp) =>
+      this.#port.request('publish', { source: t.source, kind: t.kind, name: this.name, sdp }),
+    );
+    this.emit('published', t);
+  }
+
+  /**
+   * Opens the track's connection to the SFU: offers it through `negotiate` (a new publication,
+   * or a restart of an existing stream), applies the answer and trickles our candidates.
+   */
+  async #connect(
+    t: PublishedTrack,
+    negotiate: (offerSdp: string) => Promise<{ streamId: string; sdp: string }>,
+  ): Promise<void> {
     const pc = new RTCPeerConnection(this.#port.rtcConfiguration());
     t.pc = pc;
     const early: RTCIceCandidate[] = [];
@@ -187,17 +270,19 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       if (t.streamId) this.#sendCandidate(t.streamId, event.candidate);
       else if (event.candidate) early.push(event.candidate);
     });
-    pc.addEventListener('connectionstatechange', () => this.#onConnectionState(t, pc));
-    pc.addTransceiver(t.track, { direction: 'sendonly', streams: [this.mediaStream] });
+    watchConnectionPath(pc, () => this.#onPathDead(t, pc));
+    // One media section per connection whatever the layers: the server receives every layer
+    // (and RTX) on that one section and tells layers apart by their rid.
+    const sendEncodings = simulcastEncodings(t.source, this.#simulcast);
+    const transceiver = pc.addTransceiver(t.track, {
+      direction: 'sendonly',
+      streams: [this.mediaStream],
+      ...(sendEncodings ? { sendEncodings } : {}),
+    });
+    this.#port.protection?.protectSender(transceiver.sender, t.kind);
     try {
       await pc.setLocalDescription(await pc.createOffer());
-      const offer = pc.localDescription?.sdp ?? '';
-      const reply = await this.#port.request('publish', {
-        source: t.source,
-        kind: t.kind,
-        name: this.name,
-        sdp: offer,
-      });
+      const reply = await negotiate(pc.localDescription?.sdp ?? '');
       t.streamId = reply.streamId;
       await pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
     } catch (error) {
@@ -206,7 +291,6 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       throw toClientError('webrtc_failed', error, `Could not publish the ${t.source}`);
     }
     for (const candidate of early.splice(0)) this.#sendCandidate(t.streamId, candidate);
-    this.emit('published', t);
   }
 
   #sendCandidate(streamId: string, candidate: RTCIceCandidate | null): void {
@@ -214,11 +298,28 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     if (wire) this.#port.send({ type: 'candidate', target: streamId, candidate: wire });
   }
 
-  #onConnectionState(t: PublishedTrack, pc: RTCPeerConnection): void {
-    if (t.pc !== pc || this.#destroyed || pc.connectionState !== 'failed') return;
-    // The network changed under us (new interface, NAT rebinding): the server offers no ICE
-    // restart, so publish this track again on a fresh connection.
-    this.republish(t).catch((error) => console.warn('[conclave] republish failed', error));
+  /**
+   * The network changed under us (new interface, NAT rebinding): rebuild the connection under
+   * the same stream (`restartIce`), so subscribers keep it without noticing. If the server
+   * already ended the stream, publish the track afresh.
+   */
+  #onPathDead(t: PublishedTrack, pc: RTCPeerConnection): void {
+    if (t.pc !== pc || this.#destroyed) return;
+    const streamId = t.streamId;
+    // The old connection closes only once the new one is answered: were the path alive after
+    // all, its orderly close would reach the SFU first and end the stream.
+    const restart = streamId
+      ? this.#connect(t, (sdp) =>
+          this.#port
+            .request('restartIce', { target: streamId, sdp })
+            .then((reply) => ({ streamId, sdp: reply.sdp ?? '' })),
+        )
+      : Promise.reject(new Error('not published yet'));
+    restart
+      .finally(() => pc.close())
+      .then(() => this.emit('restarted', t))
+      .catch(() => this.republish(t))
+      .catch((error) => console.warn('[conclave] republish failed', error));
   }
 
   async #stopTrack(t: PublishedTrack): Promise<void> {

@@ -13,7 +13,7 @@ import type { StreamSource } from '@conclave/protocol/signaling-constants';
 import { TypedEmitter } from './emitter.ts';
 import type { SessionPort } from './port.ts';
 import { type PublishedTrack, Publisher, type PublishOptions } from './publisher.ts';
-import { candidateFromWire, candidateToWire } from './rtc.ts';
+import { candidateFromWire, candidateToWire, watchConnectionPath } from './rtc.ts';
 import { Subscriber } from './subscriber.ts';
 
 export const RELAY_STREAMS_SIGNAL = 'conclave:streams';
@@ -181,6 +181,15 @@ export class RelayedMedia extends TypedEmitter<{
     this.#peers.set(connectionId, peer);
     const p = peer;
     pc.addEventListener('negotiationneeded', () => void this.#offer(p));
+    // Peer to peer, both ends are browsers: a real ICE restart (new credentials, same DTLS).
+    const watch = (): void => {
+      watchConnectionPath(pc, () => {
+        if (this.#peers.get(connectionId) !== p) return;
+        pc.restartIce();
+        watch();
+      });
+    };
+    watch();
     pc.addEventListener('icecandidate', (event) => {
       const candidate = candidateToWire(event.candidate);
       if (candidate) this.#port.send({ type: 'relay', to: connectionId, candidate });
@@ -189,6 +198,7 @@ export class RelayedMedia extends TypedEmitter<{
       const msid = event.streams[0]?.id;
       if (!msid) return;
       p.receivers.set(msid, event.receiver);
+      this.#port.protection?.protectReceiver(event.receiver, p.connectionId);
       for (const stream of p.streams.values()) if (stream.msid === msid) this.#attach(stream.streamId);
     });
     for (const local of this.#local.values()) this.#send(peer, local);
@@ -251,7 +261,9 @@ export class RelayedMedia extends TypedEmitter<{
 
   #send(peer: Peer, local: LocalTrack): void {
     if (peer.senders.has(local.track)) return;
-    peer.senders.set(local.track, peer.pc.addTrack(local.track.track, local.stream));
+    const sender = peer.pc.addTrack(local.track.track, local.stream);
+    this.#port.protection?.protectSender(sender, local.track.kind);
+    peer.senders.set(local.track, sender);
   }
 
   #announceTo(to: string[] | undefined): void {

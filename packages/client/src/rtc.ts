@@ -72,3 +72,40 @@ export function whenConnected(pc: RTCPeerConnection, timeoutMs = 20_000): Promis
     check();
   });
 }
+
+/**
+ * How long a connection may stay `disconnected` before we treat its network path as dead.
+ * Chromium reports `disconnected` a few seconds after packets stop and `failed` only much later;
+ * after a network change the old path never comes back, so waiting for `failed` would leave the
+ * picture frozen for tens of seconds. Short glitches recover by themselves within this grace.
+ */
+export const ICE_DISCONNECTED_GRACE_MS = 3_000;
+
+/**
+ * Calls `onDead` once the connection fails, or stays disconnected past the grace period (a
+ * network change). Returns a function that stops watching.
+ */
+export function watchConnectionPath(pc: RTCPeerConnection, onDead: () => void): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    clearTimeout(timer);
+    pc.removeEventListener('connectionstatechange', check);
+  };
+  const dead = () => {
+    stop();
+    onDead();
+  };
+  function check(): void {
+    const state = pc.connectionState;
+    if (state === 'failed') dead();
+    else if (state === 'closed') stop();
+    else if (state !== 'disconnected') {
+      clearTimeout(timer);
+      timer = undefined;
+    } else if (timer === undefined) {
+      timer = setTimeout(dead, ICE_DISCONNECTED_GRACE_MS);
+    }
+  }
+  pc.addEventListener('connectionstatechange', check);
+  return stop;
+}

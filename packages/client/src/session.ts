@@ -20,6 +20,13 @@ import {
   SIGNALING_PROTOCOL_VERSION,
 } from '@conclave/protocol/signaling-constants';
 import { backoffDelay } from './backoff.ts';
+import { E2EE_SIGNAL, E2eeController } from './e2ee/controller.ts';
+import {
+  type DecryptionFailedEvent,
+  type E2eeOptions,
+  e2eeSupported,
+  validateE2eeOptions,
+} from './e2ee/options.ts';
 import { TypedEmitter } from './emitter.ts';
 import { ConclaveClientError } from './errors.ts';
 import type { SessionPort } from './port.ts';
@@ -27,7 +34,7 @@ import { Publisher, type PublishOptions } from './publisher.ts';
 import { RelayedMedia } from './relayed.ts';
 import { generateCertificate, type RtcSettings, rtcConfiguration } from './rtc.ts';
 import { SignalingChannel } from './signaling-channel.ts';
-import { Subscriber, SubscriberConnection } from './subscriber.ts';
+import { type SimulcastLayer, Subscriber, SubscriberConnection } from './subscriber.ts';
 
 export const SDK_VERSION = '0.1.0';
 
@@ -45,6 +52,12 @@ export interface ConnectOptions {
   iceServers?: RTCIceServer[];
   /** Give up reconnecting after this long (default 60 s). */
   reconnectTimeoutMs?: number;
+  /**
+   * End-to-end encryption: frames are encrypted in the browser with keys the server never
+   * sees. Required to join a session created with `e2ee: true`; when given, media is always
+   * encrypted, whatever the server says about the session.
+   */
+  e2ee?: E2eeOptions;
 }
 
 export interface SignalEvent {
@@ -70,9 +83,14 @@ export type SessionEvents = {
   disconnected: [info: { reason: DisconnectReason; error?: ConclaveClientError }];
   /** An error not tied to a call the page made (a refused message, a failed republish). */
   error: [error: ConclaveClientError];
+  /** E2EE: frames or key messages of a participant did not decrypt (at most once a second per reason). */
+  decryptionFailed: [event: DecryptionFailedEvent];
 };
 
 type JoinResult = ReplyResults['join'];
+
+/** Wait between attempts to get a fresh token from the page's callback. */
+const TOKEN_REFRESH_RETRY_MS = 5_000;
 
 /** Close codes after which reconnecting cannot help: the token or the participant was refused. */
 function isFinalClose(code: number): boolean {
@@ -131,6 +149,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #publishers = new Set<Publisher>();
   readonly #subscriberConnection: SubscriberConnection;
   readonly #relayed: RelayedMedia | null;
+  readonly #e2ee: E2eeController | null;
   #state: 'connected' | 'reconnecting' | 'disconnected' = 'connected';
   readonly #port: SessionPort;
 
@@ -155,13 +174,19 @@ export class Session extends TypedEmitter<SessionEvents> {
     this.#join = join;
     this.sessionId = join.session.sessionId;
     this.mediaMode = join.session.mediaMode;
+    this.#e2ee = options.e2ee ? this.#startE2ee(options.e2ee, join) : null;
+    const protection = this.#e2ee?.protection ?? null;
     this.#port = {
       request: (type, body) => this.#channel.request(type, body),
       send: (message) => this.#channel.send(message),
-      rtcConfiguration: () => rtcConfiguration(this.#join.iceServers, this.#settings),
+      rtcConfiguration: () => ({
+        ...rtcConfiguration(this.#join.iceServers, this.#settings),
+        ...protection?.rtcConfiguration,
+      }),
+      protection,
     };
     this.#subscriberConnection = new SubscriberConnection(this.#port);
-    this.#subscriberConnection.onFailed = () => this.#restartAfterIceFailure();
+    this.#subscriberConnection.onPathDead = () => void this.#restartSubscriberConnection();
     this.#relayed = this.mediaMode === 'relayed' ? new RelayedMedia(this.#port, join.connectionId) : null;
     this.#relayed?.on('streamCreated', (stream) => this.#addStream(stream));
     this.#relayed?.on('streamDestroyed', (streamId) => this.#removeStream(streamId, 'unpublished'));
@@ -180,12 +205,17 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (typeof token !== 'string' || token.length === 0) {
       throw new ConclaveClientError('invalid_argument', 'A participant token is required');
     }
+    assertE2eePossible(options.e2ee);
     const wsUrl = signalingUrl(url);
     const certificates = generateCertificate();
     const channel = await SignalingChannel.open(wsUrl);
     let join: JoinResult;
     try {
-      join = await channel.request('join', joinBody(token, options.sessionId));
+      join = await channel.request('join', joinBody(token, options.sessionId, !!options.e2ee));
+      // The server refuses this already; an SDK never sends media in clear into an E2EE session.
+      if (join.session.e2ee && !options.e2ee) {
+        throw new ConclaveClientError('e2ee_unsupported', 'This session requires end-to-end encryption');
+      }
     } catch (error) {
       channel.close();
       throw error;
@@ -262,6 +292,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (existing) return existing;
     const subscriber = new Subscriber(stream, element);
     subscriber.onUnsubscribe = (s) => this.#unsubscribe(s);
+    subscriber.onPreferredLayer = (s, layer) => this.#sendPreferredLayer(s.stream.streamId, layer);
     this.#subscriberConnection.add(subscriber);
     try {
       const reply = await this.#channel.request('subscribe', { streamId: stream.streamId });
@@ -325,9 +356,15 @@ export class Session extends TypedEmitter<SessionEvents> {
       this.#subscriberConnection.onOffer(m).catch((e) => this.#report(e));
     },
     consumerClosed: (m) => this.#subscriberConnection.onConsumerClosed(m),
+    layersWanted: (m) => {
+      for (const publisher of this.#publishers)
+        publisher.setLayersWanted(m.streamId, m.rids).catch((e) => this.#report(e));
+    },
+    streamPaused: (m) => this.#subscriberConnection.subscriberOf(m.streamId)?.setPaused(true),
+    streamResumed: (m) => this.#subscriberConnection.subscriberOf(m.streamId)?.setPaused(false),
     signal: (m) => this.#onSignal(m),
-    tokenExpiring: () => {
-      void this.#refreshToken();
+    tokenExpiring: (m) => {
+      void this.#refreshToken(Date.parse(m.expiresAt));
     },
     relay: (m) => this.#relayed?.onRelay(m),
     error: (m) => this.#report(ConclaveClientError.fromServer(m.error)),
@@ -343,6 +380,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     const known = this.#connections.has(connection.connectionId);
     this.#connections.set(connection.connectionId, connection);
     if (!known) {
+      this.#e2ee?.onPeerJoined(connection.connectionId);
       this.emit('connectionCreated', connection);
       this.#relayed?.onPeerJoined(connection.connectionId);
     }
@@ -355,6 +393,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (stream.connectionId === connectionId) this.#removeStream(stream.streamId, 'left');
     }
     this.#relayed?.onPeerLeft(connectionId);
+    this.#e2ee?.onPeerLeft(connectionId);
     this.#connections.delete(connectionId);
     this.emit('connectionDestroyed', connection, reason);
   }
@@ -381,18 +420,26 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 
   #onSignal(message: ServerMessageOf<'signal'>): void {
+    if (this.#e2ee?.onSignal(message.from, message.signalType, message.data)) return;
     if (this.#relayed?.onSignal(message)) return;
     this.emit('signal', { type: message.signalType, data: message.data, from: message.from });
   }
 
-  async #refreshToken(): Promise<void> {
+  /**
+   * Asks the page for a fresh token before this one expires. A failed attempt (the back-end was
+   * unreachable, or refused) is retried while time remains; once the token expires the server
+   * closes the connection and the session ends with reason `expired`.
+   */
+  async #refreshToken(expiresAt: number): Promise<void> {
     const fetchToken = this.#options.onTokenExpiring;
-    if (!fetchToken) return;
+    if (!fetchToken || this.#state === 'disconnected') return;
     try {
       const token = await fetchToken();
       await this.#channel.request('refreshToken', { token });
       this.#token = token;
     } catch (error) {
+      const retryIn = Math.min(TOKEN_REFRESH_RETRY_MS, (expiresAt - Date.now()) / 2);
+      if (retryIn >= 1_000) setTimeout(() => void this.#refreshToken(expiresAt), retryIn);
       this.#report(error);
     }
   }
@@ -462,7 +509,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     } catch {
       return 'retry';
     }
-    const body = joinBody(this.#token, this.sessionId);
+    const body = joinBody(this.#token, this.sessionId, this.#e2ee !== null);
     if (resume) body.resume = { connectionId: this.#join.connectionId, resumeToken: this.#join.resumeToken };
     try {
       const join = await channel.request('join', body);
@@ -488,6 +535,7 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!join.resumed) {
       // A new participant as far as the server is concerned: nothing of ours survived.
       this.#relayed?.reset(join.connectionId);
+      this.#e2ee?.reset(join.connectionId);
       this.#subscriberConnection.reset();
       await Promise.all(
         this.publishers.map((p) => p.republish(undefined, true).catch((e) => this.#report(e))),
@@ -517,14 +565,35 @@ export class Session extends TypedEmitter<SessionEvents> {
       try {
         const reply = await this.#channel.request('subscribe', { streamId });
         this.#subscriberConnection.assign(reply.streamId, reply.mid);
+        // A fresh subscription starts at 'high': ask again for what the page chose.
+        if (subscriber.preferredLayer !== 'high')
+          await this.#sendPreferredLayer(streamId, subscriber.preferredLayer);
       } catch (error) {
         this.#report(error);
       }
     }
   }
 
-  /** The subscriber connection failed (network change): the server has no ICE restart, so rejoin afresh. */
-  #restartAfterIceFailure(): void {
+  async #sendPreferredLayer(streamId: string, layer: SimulcastLayer): Promise<void> {
+    await this.#channel.request('setPreferredLayer', { streamId, layer });
+  }
+
+  /**
+   * The subscriber connection's network path died (network change): ask the server for a new
+   * connection carrying the same subscriptions. If that fails too, rejoin afresh.
+   */
+  async #restartSubscriberConnection(): Promise<void> {
+    if (this.#state !== 'connected') return;
+    this.#subscriberConnection.restart();
+    try {
+      await this.#channel.request('restartIce', { target: 'subscriber' });
+    } catch {
+      this.#rejoinAfresh();
+    }
+  }
+
+  /** Media cannot be restored in place: leave and join again as a new participant. */
+  #rejoinAfresh(): void {
     if (this.#state !== 'connected') return;
     const channel = this.#channel;
     // Leave first so the server drops the dead transports at once; the close is then ours.
@@ -541,8 +610,19 @@ export class Session extends TypedEmitter<SessionEvents> {
     for (const publisher of this.publishers) void publisher.unpublish();
     this.#subscriberConnection.close();
     this.#relayed?.close();
+    this.#e2ee?.close();
     this.emit('disconnected', info);
     this.removeAllListeners();
+  }
+
+  #startE2ee(e2ee: E2eeOptions, join: JoinResult): E2eeController {
+    return new E2eeController({
+      options: e2ee,
+      selfId: join.connectionId,
+      sessionId: join.session.sessionId,
+      signal: (to, data) => this.signal({ type: E2EE_SIGNAL, data, to: [to] }),
+      failed: (event) => this.emit('decryptionFailed', event),
+    });
   }
 
   #assertConnected(): void {
@@ -563,12 +643,25 @@ export class Session extends TypedEmitter<SessionEvents> {
   }
 }
 
-function joinBody(token: string, sessionId: string | undefined) {
+/** E2EE asked for: the options must make sense and the browser must be able to do it. */
+function assertE2eePossible(e2ee: E2eeOptions | undefined): void {
+  if (!e2ee) return;
+  validateE2eeOptions(e2ee);
+  if (!e2eeSupported()) {
+    throw new ConclaveClientError(
+      'e2ee_unsupported',
+      'This browser cannot encrypt media end to end (no encoded transforms)',
+    );
+  }
+}
+
+function joinBody(token: string, sessionId: string | undefined, e2ee: boolean) {
   return {
     token,
     protocol: SIGNALING_PROTOCOL_VERSION,
     sdk: { name: '@conclave/client', version: SDK_VERSION },
-    capabilities: { e2ee: false, simulcast: false },
+    // Only an SDK that will encrypt says so (it was given keys and the browser can).
+    capabilities: { e2ee, simulcast: true },
     ...(sessionId ? { sessionId } : {}),
   } as {
     token: string;

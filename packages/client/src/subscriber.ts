@@ -6,13 +6,22 @@
  */
 import type { ServerMessageOf, StreamInfo } from '@conclave/protocol/signaling';
 import { TypedEmitter } from './emitter.ts';
-import { toClientError } from './errors.ts';
+import { ConclaveClientError, toClientError } from './errors.ts';
 import type { SessionPort } from './port.ts';
-import { candidateToWire } from './rtc.ts';
+import { candidateToWire, watchConnectionPath } from './rtc.ts';
+
+/** A simulcast layer as the server names it. */
+export type SimulcastLayer = 'low' | 'medium' | 'high';
 
 export type SubscriberEvents = {
   /** Media is attached to the element (first time, and again after a resubscription). */
   attached: [element: HTMLMediaElement];
+  /**
+   * The server stopped forwarding this video because the downlink cannot carry it (audio of the
+   * same participant goes on): show a placeholder. `resumed` follows when bandwidth returns.
+   */
+  paused: [reason: 'bandwidth'];
+  resumed: [];
   destroyed: [];
 };
 
@@ -25,6 +34,10 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
   #destroyed = false;
   /** Set by the session: unsubscribe on the server and forget this subscriber. */
   onUnsubscribe: ((subscriber: Subscriber) => Promise<void>) | null = null;
+  /** Set by the session: asks the server for another simulcast layer. */
+  onPreferredLayer: ((subscriber: Subscriber, layer: SimulcastLayer) => Promise<void>) | null = null;
+  #preferredLayer: SimulcastLayer = 'high';
+  #paused = false;
 
   constructor(stream: StreamInfo, element?: HTMLMediaElement) {
     super();
@@ -68,6 +81,38 @@ export class Subscriber extends TypedEmitter<SubscriberEvents> {
     return this.#receiver ? this.#receiver.getStats() : null;
   }
 
+  /** True while the server holds this video back for lack of bandwidth (see the `paused` event). */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Called by the session on `streamPaused` / `streamResumed`. */
+  setPaused(paused: boolean): void {
+    if (this.#destroyed || paused === this.#paused) return;
+    this.#paused = paused;
+    if (paused) this.emit('paused', 'bandwidth');
+    else this.emit('resumed');
+  }
+
+  /** The simulcast layer asked for with setPreferredLayer ('high' unless changed). */
+  get preferredLayer(): SimulcastLayer {
+    return this.#preferredLayer;
+  }
+
+  /**
+   * Caps the video quality received: 'low' for a thumbnail, 'high' (the default) for the main
+   * view. The server switches on the layer's next keyframe, so the picture never stalls; streams
+   * published without simulcast stay as they are.
+   */
+  async setPreferredLayer(layer: SimulcastLayer): Promise<void> {
+    if (layer !== 'low' && layer !== 'medium' && layer !== 'high') {
+      throw new ConclaveClientError('invalid_argument', "The layer must be 'low', 'medium' or 'high'");
+    }
+    this.#preferredLayer = layer;
+    if (this.#destroyed) return;
+    await this.onPreferredLayer?.(this, layer);
+  }
+
   async unsubscribe(): Promise<void> {
     if (this.#destroyed) return;
     await this.onUnsubscribe?.(this);
@@ -88,6 +133,9 @@ function createElementFor(kind: 'audio' | 'video'): HTMLMediaElement {
   return document.createElement(kind === 'video' ? 'video' : 'audio');
 }
 
+/** How long a replaced subscriber connection lingers before it is closed (see restart()). */
+const RESTART_CLOSE_DELAY_MS = 5_000;
+
 /** The one server-offered connection carrying every subscribed stream. */
 export class SubscriberConnection {
   readonly #port: SessionPort;
@@ -97,8 +145,8 @@ export class SubscriberConnection {
   readonly #subscribers = new Map<string, Subscriber>();
   /** Offers are applied one at a time, in arrival order. */
   #queue: Promise<void> = Promise.resolve();
-  /** Called when ICE fails for good; the session rebuilds everything with a fresh join. */
-  onFailed: (() => void) | null = null;
+  /** Called when the connection's network path died; the session asks the server for a new one. */
+  onPathDead: (() => void) | null = null;
 
   constructor(port: SessionPort) {
     this.#port = port;
@@ -161,12 +209,29 @@ export class SubscriberConnection {
     return this.#pc ? this.#pc.getStats() : null;
   }
 
+  /**
+   * Replaces the connection with a fresh one (restartIce): the server's next offer maps every
+   * subscription onto it and each subscriber's element gets the new receiver.
+   */
+  restart(): void {
+    const old = this.#detachAll();
+    this.prepare();
+    // As for publishers: closed after its replacement exists, so no orderly close races ahead.
+    setTimeout(() => old?.close(), RESTART_CLOSE_DELAY_MS);
+  }
+
   /** Closes the connection; subscribers stay registered so they can be resubscribed. */
   reset(): void {
-    this.#pc?.close();
+    this.#detachAll()?.close();
+  }
+
+  /** Forgets the connection and every mapping onto it; returns the connection for the caller to close. */
+  #detachAll(): RTCPeerConnection | null {
+    const pc = this.#pc;
     this.#pc = null;
     this.#midToStream.clear();
     for (const subscriber of this.#subscribers.values()) subscriber.detach();
+    return pc;
   }
 
   close(): void {
@@ -200,9 +265,13 @@ export class SubscriberConnection {
       if (wire && this.#pc === pc)
         this.#port.send({ type: 'candidate', target: 'subscriber', candidate: wire });
     });
-    pc.addEventListener('track', () => this.#attachAll());
-    pc.addEventListener('connectionstatechange', () => {
-      if (this.#pc === pc && pc.connectionState === 'failed') this.onFailed?.();
+    pc.addEventListener('track', (event) => {
+      // E2EE: decrypt from the first frame on; whose frames they are is set once mapped.
+      this.#port.protection?.protectReceiver(event.receiver, null);
+      this.#attachAll();
+    });
+    watchConnectionPath(pc, () => {
+      if (this.#pc === pc) this.onPathDead?.();
     });
     return pc;
   }
@@ -215,7 +284,9 @@ export class SubscriberConnection {
       const mid = transceiver.mid;
       const streamId = mid === null ? undefined : this.#midToStream.get(mid);
       const subscriber = streamId === undefined ? undefined : this.#subscribers.get(streamId);
-      if (subscriber && subscriber.mid === mid) subscriber.attachReceiver(transceiver.receiver);
+      if (!subscriber || subscriber.mid !== mid) continue;
+      this.#port.protection?.protectReceiver(transceiver.receiver, subscriber.stream.connectionId);
+      subscriber.attachReceiver(transceiver.receiver);
     }
   }
 }

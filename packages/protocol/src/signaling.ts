@@ -112,6 +112,20 @@ export const UnsubscribeMessage = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Caps the simulcast layer received for a subscribed stream (default `high`): `low` is the
+ * publisher's smallest encoding. The switch happens on the layer's next keyframe.
+ */
+export const SetPreferredLayerMessage = Type.Object(
+  {
+    type: Type.Literal('setPreferredLayer'),
+    id: Id,
+    streamId: StreamId,
+    layer: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high')]),
+  },
+  { additionalProperties: false },
+);
+
 /** Answer to the latest `subscriberOffer`. */
 export const SubscriberAnswerMessage = Type.Object(
   { type: Type.Literal('subscriberAnswer'), id: Id, sdp: Sdp },
@@ -139,6 +153,24 @@ export const SignalMessage = Type.Object(
     to: Type.Optional(
       Type.Array(ConnectionId, { minItems: 1, maxItems: SIGNALING_LIMITS.maxSignalRecipients }),
     ),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The network path of one media connection died (a network change, NAT rebinding): replace the
+ * connection without leaving. libdatachannel cannot restart ICE in place, so this builds a new
+ * connection (fresh ICE credentials and DTLS) under the same stream and subscriptions; nobody
+ * else sees a change. For a publisher connection (`target` = its stream id) `sdp` is the offer
+ * of the new connection and the reply carries the answer; for `subscriber` the server rebuilds
+ * the subscriber connection and sends a new `subscriberOffer` after the reply.
+ */
+export const RestartIceMessage = Type.Object(
+  {
+    type: Type.Literal('restartIce'),
+    id: Id,
+    target: Type.Union([Type.Literal('subscriber'), StreamId]),
+    sdp: Type.Optional(Sdp),
   },
   { additionalProperties: false },
 );
@@ -177,9 +209,11 @@ export const CLIENT_MESSAGE_SCHEMAS = {
   unpublish: UnpublishMessage,
   subscribe: SubscribeMessage,
   unsubscribe: UnsubscribeMessage,
+  setPreferredLayer: SetPreferredLayerMessage,
   subscriberAnswer: SubscriberAnswerMessage,
   candidate: CandidateMessage,
   signal: SignalMessage,
+  restartIce: RestartIceMessage,
   refreshToken: RefreshTokenMessage,
   relay: RelayMessage,
   leave: LeaveMessage,
@@ -236,8 +270,11 @@ export interface ReplyResults {
   /** The media section (mid) that carries the stream in the subscriber connection. */
   subscribe: { streamId: string; mid: string };
   unsubscribe: Record<string, never>;
+  setPreferredLayer: Record<string, never>;
   subscriberAnswer: Record<string, never>;
   signal: Record<string, never>;
+  /** The answer for a publisher connection; empty for `subscriber` (an offer follows). */
+  restartIce: { sdp?: string };
   refreshToken: { tokenExpiresAt: string };
   leave: Record<string, never>;
 }
@@ -259,6 +296,17 @@ export type ServerMessage =
   | { type: 'subscriberOffer'; sdp: string; tracks: { mid: string; streamId: string }[] }
   /** A stream that was being received ended; its media section is idle until reused. */
   | { type: 'consumerClosed'; streamId: string; mid: string }
+  /**
+   * The subscriber's downlink no longer carries this video (audio-only fallback): the server stopped
+   * forwarding it until the bandwidth estimate recovers, then sends `streamResumed`.
+   */
+  | { type: 'streamPaused'; streamId: string; reason: 'bandwidth' }
+  | { type: 'streamResumed'; streamId: string }
+  /**
+   * Dynacast, to the publisher of a simulcast stream: the rids some subscriber receives now. The
+   * SDK pauses the other encodings; empty when nobody subscribes.
+   */
+  | { type: 'layersWanted'; streamId: string; rids: string[] }
   | { type: 'signal'; from: string | null; signalType: string; data: string }
   | { type: 'tokenExpiring'; expiresAt: string }
   | {
