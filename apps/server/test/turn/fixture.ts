@@ -5,12 +5,15 @@
  * node's loopback address.
  */
 
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
 import { generate } from 'selfsigned';
 import { type CoturnConfigOptions, renderCoturnConfig } from '../../src/turn/coturn-config.ts';
 import { spawnCoturn, writeConfigFile } from '../../src/turn/coturn-process.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from '../e2e/support.ts';
 import { hasCommand } from '../support/env.ts';
 import { freePort } from './ports.ts';
 
@@ -123,4 +126,17 @@ async function writeSelfSignedCertificate(dir: string) {
   await writeFile(certFile, pems.cert);
   await writeFile(keyFile, pems.private, { mode: 0o600 });
   return { cert: pems.cert, certFile, keyFile };
+}
+
+/**
+ * Chromium checks the TURN server's certificate like any other. The fixture's is self-signed, so
+ * the browser is told to accept that one key (by SPKI hash), and nothing else.
+ */
+export function launchTrusting(certificatePem: string): Promise<Browser> {
+  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
+  const hash = createHash('sha256').update(spki).digest('base64');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${hash}`],
+  });
 }

@@ -1,16 +1,17 @@
 /**
  * Chromium with iceTransportPolicy 'relay' joins a routed call and decodes video through a real
- * coturn (generated configuration, media node on loopback allowed), over TURN/UDP and over
+ * coturn (generated configuration, media node on loopback allowed), over TURN/UDP, TURN/TCP and
  * TURN/TLS (turns:). The TURN servers reach the browser the way production does: in the join
  * reply, with credentials minted by the server.
+ *
+ * Over TCP and TLS Chromium's checks carry a zero ICE tie-breaker that libjuice refuses; they get
+ * through the media worker's tie-breaker relay (src/media/worker/tiebreaker-relay.ts). Without it
+ * these two cases fail (400 "Controlling and controlled attributes mismatch", no media).
  */
 import assert from 'node:assert/strict';
-import { createHash, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import {
-  CHROMIUM,
-  CHROMIUM_ARGS,
   chromiumPresent,
   type E2eServer,
   eventually,
@@ -21,7 +22,7 @@ import {
   startE2eServer,
 } from '../e2e/support.ts';
 import { requireComponent } from '../support/env.ts';
-import { coturnInstalled, startTestCoturn, type TestCoturn } from './fixture.ts';
+import { coturnInstalled, launchTrusting, startTestCoturn, type TestCoturn } from './fixture.ts';
 
 interface Path {
   local: { address: string; port: number; type: string };
@@ -46,29 +47,7 @@ const transports = [
   },
 ] as const;
 
-/**
- * Open: Chromium allocates over TCP and TLS (relay candidates with relayProtocol tcp/tls appear,
- * coturn relays to the SFU), but the SFU's libjuice logs "Controlling and controlled attributes
- * mismatch in request" for the relayed checks and libdatachannel's DTLS handshake fails, so no
- * media flows. Over UDP the same call works. These run as todo until the media plane is fixed.
- */
-const TCP_RELAY_TODO =
-  'SFU: ICE role mismatch and DTLS handshake failure when the browser reaches coturn over TCP/TLS';
-
-/**
- * Chromium checks the TURN server's certificate like any other. The fixture's is self-signed, so
- * the browser is told to accept that one key (by SPKI hash), and nothing else.
- */
-function launchTrusting(certificatePem: string): Promise<Browser> {
-  const spki = new X509Certificate(certificatePem).publicKey.export({ type: 'spki', format: 'der' });
-  const hash = createHash('sha256').update(spki).digest('base64');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${hash}`],
-  });
-}
-
-describe('Chromium call relayed through coturn', { timeout: 180_000 }, () => {
+describe('Chromium call relayed through coturn', { timeout: 360_000 }, () => {
   const ready = chromiumPresent() && coturnInstalled;
   let browser: Browser | undefined;
   let coturn: TestCoturn | undefined;
@@ -91,8 +70,7 @@ describe('Chromium call relayed through coturn', { timeout: 180_000 }, () => {
   });
 
   for (const transport of transports) {
-    const options = transport.relayProtocol === 'udp' ? {} : { todo: TCP_RELAY_TODO };
-    it(`decodes video with iceTransportPolicy relay through ${transport.name}`, options, async (t) => {
+    it(`decodes video with iceTransportPolicy relay through ${transport.name}`, async (t) => {
       if (!requireChromium(t) || !requireComponent(t, 'coturn (turnserver)', coturnInstalled)) return;
       const c = coturn!;
       const env = await startE2eServer({
@@ -125,8 +103,7 @@ describe('Chromium call relayed through coturn', { timeout: 180_000 }, () => {
         () => ben.p.call<Received[]>('received'),
         (list) =>
           list.some((r) => r.connectionId === ann.connectionId && r.kind === 'video' && r.framesDecoded > 10),
-        // The todo cases are known to fail: do not let them hold the shared machine for long.
-        transport.relayProtocol === 'udp' ? 40_000 : 15_000,
+        40_000,
       );
       const path = await ben.p.call<Path | null>('selectedPath');
       assert.equal(path?.local.type, 'relay', `ben's media goes through the relay: ${JSON.stringify(path)}`);

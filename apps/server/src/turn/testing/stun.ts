@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIPv4 } from 'node:net';
+import { crc32 } from '../../media/worker/ice-check.ts';
 
 export const MAGIC_COOKIE = 0x2112a442;
 const HEADER_BYTES = 20;
@@ -223,17 +224,4 @@ function encodeAttribute(type: number, value: Buffer): Buffer {
 
 function padded(length: number): number {
   return (length + 3) & ~3;
-}
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-/** CRC-32 (ISO 3309), as FINGERPRINT requires. */
-export function crc32(data: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of data) crc = (CRC_TABLE[(crc ^ byte) & 0xff] ?? 0) ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }
