@@ -4,7 +4,8 @@
 //   node --import tsx scripts/security-report.mjs [--run] [--testssl FILE]
 //
 // - limits: every numeric limit of packages/protocol (TOKEN_LIMITS, REST_LIMITS, SIGNALING_LIMITS)
-//   and every numeric key of the config schema, with its default and bounds;
+//   and every numeric key of the config schema, with its default and bounds, and the media plane's
+//   loss-recovery bounds (packet cache, NACK responder and generator, RTX restore);
 // - fuzzing: fuzz/results.json (written by `npm run fuzz`): inputs, coverage, corpus, crashes;
 // - adversarial cases: with --run, runs the security tests (`node scripts/run-tests.mjs
 //   test/security`) and records each case's outcome and the figures the tests print; without
@@ -22,6 +23,12 @@ const { TOKEN_LIMITS } = await import(join(root, 'packages/protocol/src/tokens.t
 const { REST_LIMITS } = await import(join(root, 'packages/protocol/src/rest.ts'));
 const { SIGNALING_LIMITS } = await import(join(root, 'packages/protocol/src/signaling-constants.ts'));
 const { ConfigSchema } = await import(join(root, 'apps/server/src/config/schema.ts'));
+const mediaLimitModules = {
+  'packet-cache': await import(join(root, 'apps/server/src/media/worker/packet-cache.ts')),
+  'nack-responder': await import(join(root, 'apps/server/src/media/worker/nack-responder.ts')),
+  'nack-generator': await import(join(root, 'apps/server/src/media/worker/nack-generator.ts')),
+  'publisher-rtx': await import(join(root, 'apps/server/src/media/worker/publisher-rtx.ts')),
+};
 
 function limitsTable() {
   const rows = ['| where | limit | value |', '| --- | --- | --- |'];
@@ -32,6 +39,10 @@ function limitsTable() {
   ]) {
     for (const [key, value] of Object.entries(table))
       rows.push(`| protocol ${name} | \`${key}\` | ${value} |`);
+  }
+  for (const [module, exports] of Object.entries(mediaLimitModules)) {
+    for (const [key, value] of Object.entries(exports))
+      if (typeof value === 'number') rows.push(`| media worker/${module} | \`${key}\` | ${value} |`);
   }
   const walk = (node, path) => {
     if (node.type === 'object' && node.properties) {
@@ -64,6 +75,8 @@ function fuzzTable() {
     rtp: 'media/rtp/packet.ts',
     rtcp: 'media/rtp/rtcp.ts',
     vp8: 'media/rtp/codecs.ts',
+    h264: 'media/rtp/h264.ts',
+    nack: 'media/rtp/nack.ts',
     sdp: 'media/sdp.ts',
     signaling: 'signaling/messages.ts',
     tokens: 'control/tokens',
@@ -110,7 +123,7 @@ function casesTable(output) {
     rows.push(`| ${indent ? '&nbsp;&nbsp;' : ''}${name.replaceAll('|', '\\|')} | ${outcome} |`);
   }
   const figures = lines.filter((l) =>
-    /^(rtp|rtcp|vp8|sdp|signaling|tokens|config): \d+ inputs|^corpus |^idle:|^half-open:|^reconnect storm:|^media |^stun |^dtls:/.test(
+    /^(rtp|rtcp|vp8|sdp|signaling|tokens|config): \d+ inputs|^corpus |^idle:|^half-open:|^reconnect storm:|^media |^stun |^dtls:|^turn /.test(
       l,
     ),
   );

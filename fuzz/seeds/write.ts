@@ -26,6 +26,8 @@ seed(
   'in-rtp',
   withSelector(12, Buffer.concat([samples.rtpPlain().subarray(0, 12), samples.vp8KeyFrame()])),
 );
+seed('h264', 'key-frame', withSelector(0, samples.h264KeyFrame()));
+seed('nack', 'nack-and-rtx', withSelector(16, samples.nackAndRtx()));
 seed('sdp', 'video-offer', withSelector(1, samples.chromiumVideoOffer()));
 seed('sdp', 'audio-offer', withSelector(2, samples.chromiumAudioOffer()));
 seed('sdp', 'simulcast-answer', withSelector(3, samples.simulcastAnswer()));

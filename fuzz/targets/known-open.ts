@@ -4,10 +4,7 @@
  * keeps exploring instead of stopping on the same bug again; the corpus replay never does.
  * Remove a pattern once its bug is fixed.
  */
-export const KNOWN_OPEN: readonly RegExp[] = [
-  // fuzz/crashes/sdp/rtcp-fb-malformed-pt-keeps-twcc (media/sdp.ts)
-  /transport-cc negotiation survives the rewrite/,
-];
+export const KNOWN_OPEN: readonly RegExp[] = [];
 
 export function isKnownOpen(message: string): boolean {
   return KNOWN_OPEN.some((pattern) => pattern.test(message));
