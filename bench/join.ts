@@ -4,16 +4,41 @@
  * publishes; each run opens a fresh browser context that joins and subscribes. Prints every
  * run and the median. Target: under 300 ms.
  *
- *   npm run bench:join -- [runs]      (default 9)
+ *   npm run bench:join -- [runs]                    (default 9)
+ *   npm run bench:join -- [runs] --relay udp|tcp|tls
+ *
+ * With --relay the viewer joins with iceTransportPolicy 'relay' through a local coturn (the
+ * generated configuration) reached over that transport; the publisher connects directly.
  */
+import type { Browser } from 'playwright-core';
 import {
   chromiumPresent,
+  type E2eServer,
   launchChromium,
   openParticipant,
   startE2eServer,
 } from '../apps/server/test/e2e/support.ts';
+import { launchTrusting, startTestCoturn, type TestCoturn } from '../apps/server/test/turn/fixture.ts';
 
-const runs = Number(process.argv[2] ?? 9);
+const args = process.argv.slice(2);
+const relayAt = args.indexOf('--relay');
+const relay = relayAt >= 0 ? args.splice(relayAt, 2)[1] : undefined;
+const runs = Number(args[0] ?? 9);
+
+const TURN_URLS: Record<string, (c: TestCoturn) => string> = {
+  udp: (c) => `turn:${c.host}:${c.port}?transport=udp`,
+  tcp: (c) => `turn:${c.host}:${c.port}?transport=tcp`,
+  tls: (c) => `turns:${c.host}:${c.tlsPort}?transport=tcp`,
+};
+
+async function setUp(): Promise<{ env: E2eServer; browser: Browser; coturn?: TestCoturn }> {
+  if (!relay) return { env: await startE2eServer(), browser: await launchChromium() };
+  const url = TURN_URLS[relay];
+  if (!url) throw new Error('--relay takes udp, tcp or tls');
+  const coturn = await startTestCoturn({ allowedPeers: ['127.0.0.1'], ipv6: false, userQuota: 50 });
+  const env = await startE2eServer({ turn: { enabled: true, secret: coturn.secret, urls: [url(coturn)] } });
+  return { env, browser: await launchTrusting(coturn.certificate), coturn };
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -23,8 +48,7 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
   if (!chromiumPresent()) throw new Error('bench:join needs /usr/bin/chromium');
-  const env = await startE2eServer();
-  const browser = await launchChromium();
+  const { env, browser, coturn } = await setUp();
   try {
     const sessionId = (await env.createSession({ mediaMode: 'routed' })).id;
     const token = (identity: string, role: 'publisher' | 'subscriber'): string =>
@@ -45,7 +69,7 @@ async function main(): Promise<void> {
       const result = await viewer.call<{ connectedMs: number; firstFrameMs: number | null }>(
         'measureJoin',
         token(`viewer-${i}`, 'subscriber'),
-        { sessionId },
+        { sessionId, ...(relay ? { iceTransportPolicy: 'relay' } : {}) },
       );
       await viewer.call('leave');
       await viewer.close();
@@ -61,12 +85,13 @@ async function main(): Promise<void> {
     }
     if (firstFrame.length === 0) throw new Error('no run decoded a frame');
     console.log(
-      `median over ${firstFrame.length} runs: Session.connect -> joined ${median(connected).toFixed(0)} ms, ` +
+      `${relay ? `relay over ${relay}: ` : ''}median over ${firstFrame.length} runs: Session.connect -> joined ${median(connected).toFixed(0)} ms, ` +
         `-> first decoded remote frame ${median(firstFrame).toFixed(0)} ms (target < 300 ms)`,
     );
   } finally {
     await browser.close();
     await env.close();
+    await coturn?.stop();
   }
 }
 

@@ -124,6 +124,8 @@ function mediaOptionsFrom(config: Config): MediaPlaneOptions {
     ...(m.announcedAddress ? { announcedAddress: m.announcedAddress } : {}),
     preferAes256Gcm: m.preferAes256Gcm,
     pliThrottleMs: m.pliThrottleMs,
+    maxPublishBitrate: m.maxPublishBitrate,
+    tiebreakerRelayPort: m.tiebreakerRelay ? m.tiebreakerRelayPort : null,
   };
 }
 

@@ -210,6 +210,22 @@ export const ConfigSchema = Type.Object(
           default: 500,
           description: 'Minimum interval between keyframe requests forwarded to one publisher.',
         }),
+        maxPublishBitrate: Type.Integer({
+          minimum: 0,
+          maximum: 1_000_000_000,
+          default: 10_000_000,
+          description:
+            'RTP bits per second the SFU accepts from one published source (all its layers together, one second of burst); the excess is dropped before forwarding. 0: no limit.',
+        }),
+        tiebreakerRelay: Type.Boolean({
+          default: true,
+          description:
+            "Advertise a second UDP candidate per worker that repairs Chromium's ICE checks sent through TURN over TCP/TLS (tie-breaker 0, which the ICE library refuses). Without it browsers that reach the server only through turn:?transport=tcp or turns: get no media.",
+        }),
+        tiebreakerRelayPort: Port(
+          0,
+          "UDP port of the first worker's tie-breaker relay; worker i uses tiebreakerRelayPort + i. 0 picks free ports (open UDP from the TURN server to any port then).",
+        ),
       },
       { additionalProperties: false },
     ),

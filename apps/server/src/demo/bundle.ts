@@ -1,9 +1,11 @@
 /**
  * Builds browser bundles in memory with esbuild, once, on first request: the SDK
- * (/sdk/conclave.js) and the demo page's script. A clean checkout needs no build step, and a
+ * (/sdk/conclave.js, with the E2EE worker embedded), the E2EE worker on its own
+ * (/sdk/conclave-e2ee-worker.js) and the demo page's script. A clean checkout needs no build step, and a
  * server that never serves them never pays for the build.
  */
 import { fileURLToPath } from 'node:url';
+import { bundleE2eeWorker, e2eeWorkerPlugin } from '@conclave/client/e2ee/build-plugin';
 import { build } from 'esbuild';
 
 export const SDK_ENTRY = fileURLToPath(new URL('../../../../packages/client/src/index.ts', import.meta.url));
@@ -25,6 +27,7 @@ export async function bundleBrowserModule(
     write: false,
     legalComments: 'none',
     logLevel: 'silent',
+    plugins: [e2eeWorkerPlugin({ minify: options.minify ?? false })],
   });
   const file = result.outputFiles[0];
   if (!file) throw new Error(`esbuild produced no output for ${entry}`);
@@ -33,9 +36,18 @@ export async function bundleBrowserModule(
 
 /** A lazily built, cached bundle; a failed build is retried on the next request. */
 export function lazyBundle(entry: string): () => Promise<string> {
+  return lazily(() => bundleBrowserModule(entry));
+}
+
+/** The E2EE worker script, lazily built and cached. */
+export function lazyE2eeWorker(): () => Promise<string> {
+  return lazily(() => bundleE2eeWorker());
+}
+
+function lazily(make: () => Promise<string>): () => Promise<string> {
   let pending: Promise<string> | null = null;
   return () => {
-    pending ??= bundleBrowserModule(entry).catch((error: unknown) => {
+    pending ??= make().catch((error: unknown) => {
       pending = null;
       throw error;
     });

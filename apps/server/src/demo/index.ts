@@ -1,6 +1,7 @@
 /**
  * The browser-facing extras of the server:
  *   GET  /sdk/conclave.js   the browser SDK as one ES module (always; partners may load it from here)
+ *   GET  /sdk/conclave-e2ee-worker.js  its end-to-end encryption worker (always; same origin as the SDK)
  *   GET  /                  the demo meeting page            (development mode only)
  *   GET  /demo.js, /demo.css its script and style             (development mode only)
  *   POST /dev/token         development token endpoint        (development mode only)
@@ -11,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { ConclaveError, type ErrorCode } from '@conclave/protocol/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ControlPlane } from '../control/types.ts';
-import { DEMO_ENTRY, lazyBundle, SDK_ENTRY } from './bundle.ts';
+import { DEMO_ENTRY, lazyBundle, lazyE2eeWorker, SDK_ENTRY } from './bundle.ts';
 import { DevTokenIssuer, parseDevTokenRequest } from './dev-tokens.ts';
 
 export interface DemoDeps {
@@ -45,6 +46,12 @@ export async function registerDemo(fastify: FastifyInstance, deps: DemoDeps): Pr
       'Cross-Origin-Resource-Policy',
       'cross-origin',
     ),
+  );
+  // A worker script must come from the page's origin: pages on this origin use this file; pages
+  // elsewhere use the copy embedded in the SDK (a Blob URL), so no cross-origin header here.
+  const e2eeWorker = lazyE2eeWorker();
+  fastify.get('/sdk/conclave-e2ee-worker.js', async (_request, reply) =>
+    sendScript(reply, await e2eeWorker(), 'public, max-age=300'),
   );
   if (!deps.config.devMode) return;
 

@@ -23,8 +23,10 @@
  * - Errors are ConclaveError: `sdp_invalid` (bad offer/answer), `stream_not_found` (consume of an
  *   unknown or closed producer), `session_not_found` (router closed), `not_found` (transport
  *   closed), `media_unavailable` (no live worker, or it died mid-request).
- * - SDP: the publisher offers exactly one media section (VP8 video or Opus audio; other codecs
- *   are filtered out of the answer, RTX of the chosen codec is kept). The answer and the
+ * - SDP: the publisher offers exactly one media section (VP8 or H.264 video, the first of them in
+ *   the offer's order, H.264 with packetization-mode=1 only; or Opus audio, answered with
+ *   useinbandfec=1;usedtx=1; other codecs are filtered out of the answer, RTX of the chosen codec
+ *   is kept). Video subscriber sections also offer RTX with its SSRC (a=ssrc-group:FID). The answer and the
  *   subscriber offers carry the server's candidates (gathering is complete, no server trickle).
  *   Browser candidates may be in the SDP or trickled through addRemoteCandidate(); neither is
  *   required, the server learns the browser's address from its ICE checks (peer-reflexive).
@@ -33,6 +35,18 @@
  */
 
 export type MediaKind = 'audio' | 'video';
+/**
+ * A simulcast layer as subscribers name it. With three layers they are the publisher's three
+ * encodings; with two, medium and high are the same (the higher one); without simulcast all three
+ * mean the one stream.
+ */
+export type SimulcastLayer = 'low' | 'medium' | 'high';
+/** Layer index (0 = lowest) each name asks for; a producer caps it to the layers it has. */
+export const SIMULCAST_LAYER_INDEX: Record<SimulcastLayer, number> = {
+  low: 0,
+  medium: 1,
+  high: Number.MAX_SAFE_INTEGER,
+};
 /** What a published track is, as participants see it. */
 export type MediaSource = 'microphone' | 'camera' | 'screen' | 'screenAudio';
 
@@ -49,6 +63,13 @@ export interface MediaPlaneOptions {
   preferAes256Gcm: boolean;
   /** Minimum interval between keyframe requests forwarded to one producer. */
   pliThrottleMs: number;
+  /** RTP bits per second accepted from one publisher connection, excess dropped; 0 or absent: no limit. */
+  maxPublishBitrate?: number;
+  /**
+   * The TURN-over-TCP/TLS repair relay (worker/tiebreaker-relay.ts): null disables it; a port
+   * is that of the first worker (worker i uses port + i); 0 or absent picks free ports.
+   */
+  tiebreakerRelayPort?: number | null;
   /**
    * Added: run one worker core inside this process instead of worker processes (tests, tools).
    * `workers: 0` means one worker process per core, as in the config.
@@ -109,7 +130,16 @@ export interface Router
   close(): void;
 }
 
-export interface PublisherTransport extends Emitter<{ close: []; connectionstatechange: [state: string] }> {
+export interface PublisherTransport
+  extends Emitter<{
+    close: [];
+    connectionstatechange: [state: string];
+    /**
+     * Dynacast (worker/dynacast.ts): the simulcast rids some consumer receives; the publisher may
+     * pause the others. Empty: nobody subscribes. Only for simulcast video.
+     */
+    layerswanted: [rids: string[]];
+  }> {
   readonly id: string;
   readonly participantId: string;
   readonly producer: Producer;
@@ -125,12 +155,30 @@ export interface Producer {
   readonly source: MediaSource;
 }
 
+/** A subscriber connection's downlink estimate and what it allocated (diagnostics). */
+export interface DownlinkStats {
+  /** Estimated downlink in bit/s; null while the browser sends no transport-cc feedback. */
+  estimateBps: number | null;
+  /** Bit/s the browser acknowledged receiving over the last second. */
+  ackedBps: number;
+  lossFraction: number;
+  /** The estimator's latest verdict: normal, overuse, underuse or loss. */
+  signal: string;
+  /** layer: forwarded now (-1: none yet or paused); wantedLayer: what the allocation allows. */
+  consumers: { consumerId: string; layer: number; wantedLayer: number; paused: boolean }[];
+}
+
 export interface SubscriberTransport
   extends Emitter<{
     close: [];
     connectionstatechange: [state: string];
     /** A consumer ended because its producer went away. */
     consumerclose: [consumerId: string];
+    /**
+     * The connection's bandwidth no longer carries this video consumer (paused: true; its audio
+     * goes on), or carries it again (false). See worker/layer-allocator.ts.
+     */
+    consumerpause: [consumerId: string, paused: boolean];
   }> {
   readonly id: string;
   readonly participantId: string;
@@ -146,6 +194,13 @@ export interface SubscriberTransport
   setAnswer(answerSdp: string): Promise<void>;
   addRemoteCandidate(candidate: IceCandidateInit): void;
   requestKeyFrame(consumerId: string): void;
+  /**
+   * Caps the simulcast layer a consumer receives (default: the highest being sent). The switch
+   * happens on the next keyframe of that layer, which is requested at once; until then the
+   * current layer keeps flowing. Rejects with stream_not_found for an unknown consumer.
+   */
+  setPreferredLayer(consumerId: string, layer: SimulcastLayer): Promise<void>;
+  getDownlinkStats(): Promise<DownlinkStats>;
   getStats(): Promise<TransportStats>;
   close(): void;
 }

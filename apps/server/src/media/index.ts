@@ -57,6 +57,8 @@ class MediaPlaneImpl implements LocalMediaPlane {
       ...(o.announcedAddress ? { announcedAddress: o.announcedAddress } : {}),
       preferAes256Gcm: o.preferAes256Gcm,
       pliThrottleMs: o.pliThrottleMs,
+      maxPublishBitrate: o.maxPublishBitrate ?? 0,
+      tiebreakerRelayPort: relayPortOf(o.tiebreakerRelayPort, index),
     };
   }
 
@@ -132,6 +134,18 @@ class MediaPlaneImpl implements LocalMediaPlane {
         if (transport instanceof SubscriberTransportProxy) transport.onConsumerClosed(event.consumerId);
         return;
       }
+      case 'layerswanted': {
+        const transport = this.#transport(event.transportId);
+        if (transport && !(transport instanceof SubscriberTransportProxy))
+          transport.onLayersWanted(event.rids);
+        return;
+      }
+      case 'consumerpause': {
+        const transport = this.#transport(event.transportId);
+        if (transport instanceof SubscriberTransportProxy)
+          transport.onConsumerPaused(event.consumerId, event.paused);
+        return;
+      }
     }
   }
 
@@ -193,4 +207,10 @@ export async function createMediaPlane(options: MediaPlaneOptions): Promise<Loca
     throw error;
   }
   return plane;
+}
+
+/** Worker `index`'s tie-breaker relay port: null (disabled), 0 (free port) or base + index. */
+function relayPortOf(base: number | null | undefined, index: number): number | null {
+  if (base === null) return null;
+  return base ? base + index : 0;
 }

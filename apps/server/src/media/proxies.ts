@@ -6,12 +6,14 @@
 import { randomUUID } from 'node:crypto';
 import { ConclaveError } from '@conclave/protocol/errors';
 import type {
+  DownlinkStats,
   IceCandidateInit,
   MediaKind,
   MediaSource,
   Producer,
   PublisherTransport,
   Router,
+  SimulcastLayer,
   SubscriberTransport,
   TransportStats,
 } from './api.ts';
@@ -160,7 +162,11 @@ abstract class TransportProxy<
 }
 
 export class PublisherTransportProxy
-  extends TransportProxy<{ close: []; connectionstatechange: [state: string] }>
+  extends TransportProxy<{
+    close: [];
+    connectionstatechange: [state: string];
+    layerswanted: [rids: string[]];
+  }>
   implements PublisherTransport
 {
   readonly producer: Producer;
@@ -169,6 +175,10 @@ export class PublisherTransportProxy
     super(id, producer.participantId, router);
     this.producer = Object.freeze(producer);
   }
+
+  onLayersWanted(rids: string[]): void {
+    this.safeEmit('layerswanted', rids);
+  }
 }
 
 export class SubscriberTransportProxy
@@ -176,6 +186,7 @@ export class SubscriberTransportProxy
     close: [];
     connectionstatechange: [state: string];
     consumerclose: [consumerId: string];
+    consumerpause: [consumerId: string, paused: boolean];
   }>
   implements SubscriberTransport
 {
@@ -213,6 +224,21 @@ export class SubscriberTransportProxy
   requestKeyFrame(consumerId: string): void {
     if (this.closed || !this.consumerIds.has(consumerId)) return;
     this.router.worker.request('requestKeyFrame', { transportId: this.id, consumerId }).catch(ignore);
+  }
+
+  async setPreferredLayer(consumerId: string, layer: SimulcastLayer): Promise<void> {
+    this.#assertOpen();
+    if (!this.consumerIds.has(consumerId)) throw new ConclaveError('stream_not_found', 'No such consumer');
+    await this.router.worker.request('setPreferredLayer', { transportId: this.id, consumerId, layer });
+  }
+
+  getDownlinkStats(): Promise<DownlinkStats> {
+    this.#assertOpen();
+    return this.router.worker.request('getDownlinkStats', { transportId: this.id });
+  }
+
+  onConsumerPaused(consumerId: string, paused: boolean): void {
+    if (this.consumerIds.has(consumerId)) this.safeEmit('consumerpause', consumerId, paused);
   }
 
   onConsumerClosed(consumerId: string): void {

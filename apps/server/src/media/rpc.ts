@@ -2,7 +2,14 @@
  * The typed RPC between the main process and a media worker: requests carry an id and get exactly
  * one reply; events flow from the worker unprompted. Only plain JSON crosses (IPC serialization).
  */
-import type { IceCandidateInit, MediaKind, MediaSource, TransportStats } from './api.ts';
+import type {
+  DownlinkStats,
+  IceCandidateInit,
+  MediaKind,
+  MediaSource,
+  SimulcastLayer,
+  TransportStats,
+} from './api.ts';
 
 export interface RpcMethods {
   createRouter: [{ routerId: string }, null];
@@ -31,6 +38,8 @@ export interface RpcMethods {
   createOffer: [{ transportId: string }, { sdp: string }];
   setAnswer: [{ transportId: string; answerSdp: string }, null];
   requestKeyFrame: [{ transportId: string; consumerId: string }, null];
+  setPreferredLayer: [{ transportId: string; consumerId: string; layer: SimulcastLayer }, null];
+  getDownlinkStats: [{ transportId: string }, DownlinkStats];
   /** Diagnostics for tests and benchmarks: counters of one producer. */
   getProducerStats: [
     { producerId: string },
@@ -63,7 +72,9 @@ export type WorkerEvent =
   | { type: 'event'; name: 'producerclose'; routerId: string; producerId: string }
   | { type: 'event'; name: 'transportclose'; transportId: string }
   | { type: 'event'; name: 'connectionstatechange'; transportId: string; state: string }
-  | { type: 'event'; name: 'consumerclose'; transportId: string; consumerId: string };
+  | { type: 'event'; name: 'consumerclose'; transportId: string; consumerId: string }
+  | { type: 'event'; name: 'consumerpause'; transportId: string; consumerId: string; paused: boolean }
+  | { type: 'event'; name: 'layerswanted'; transportId: string; rids: string[] };
 
 export type WorkerReady = { type: 'ready'; port: number };
 
@@ -78,6 +89,9 @@ export interface WorkerOptions {
   announcedAddress?: string;
   preferAes256Gcm: boolean;
   pliThrottleMs: number;
+  maxPublishBitrate?: number;
+  /** null: no tie-breaker relay; 0: a free port. */
+  tiebreakerRelayPort?: number | null;
 }
 
 export const WORKER_OPTIONS_ENV = 'CONCLAVE_MEDIA_WORKER_OPTIONS';

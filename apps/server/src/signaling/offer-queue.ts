@@ -38,7 +38,11 @@ export class OfferQueue {
 
   /** After a resume the client lost the offer it had not answered: send a fresh one. */
   async resend(): Promise<void> {
-    if (!this.outstanding) return;
+    if (this.outstanding) await this.restart();
+  }
+
+  /** The subscriber connection was replaced: what was outstanding is moot, offer afresh. */
+  async restart(): Promise<void> {
     this.outstanding = false;
     this.pending = false;
     await this.request();

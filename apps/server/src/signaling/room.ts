@@ -94,10 +94,57 @@ export class Room {
   addStream(stream: Stream): void {
     this.streams.set(stream.info.streamId, stream);
     this.streamByProducer.set(stream.producerId, stream);
-    stream.owner.publications.set(stream.info.streamId, stream.transport);
-    // A publisher connection that fails or closes on its own takes its stream with it.
-    stream.transport.on('close', () => this.endStream(stream.info.streamId, 'failed'));
+    this.attachTransport(stream, stream.transport);
     this.broadcast({ type: 'streamCreated', stream: { ...stream.info } });
+  }
+
+  /**
+   * The publisher's connection was rebuilt after a network change (restartIce): the stream keeps
+   * its id and its subscribers, who are moved to the new producer. Each consumer is closed before
+   * its replacement is created so the replacement reuses the same media section: no
+   * renegotiation, and the subscriber's SSRC, sequence numbers and timestamps stay continuous.
+   */
+  async replaceTransport(stream: Stream, transport: PublisherTransport): Promise<void> {
+    const old = stream.transport;
+    this.streamByProducer.delete(stream.producerId);
+    stream.producerId = transport.producer.id;
+    this.streamByProducer.set(stream.producerId, stream);
+    this.attachTransport(stream, transport);
+    await Promise.all([...stream.subscribers].map((s) => this.moveSubscription(s, stream)));
+    this.closeQuietly(() => old.close());
+  }
+
+  private attachTransport(stream: Stream, transport: PublisherTransport): void {
+    stream.transport = transport;
+    stream.owner.publications.set(stream.info.streamId, transport);
+    // A publisher connection that fails or closes on its own takes its stream with it, unless it
+    // was already replaced.
+    transport.on('close', () => {
+      if (stream.transport === transport) this.endStream(stream.info.streamId, 'failed');
+    });
+    transport.on('layerswanted', (rids) => {
+      if (stream.transport === transport)
+        stream.owner.send({ type: 'layersWanted', streamId: stream.info.streamId, rids });
+    });
+  }
+
+  private async moveSubscription(participant: Participant, stream: Stream): Promise<void> {
+    const subscription = participant.subscriptions.get(stream.info.streamId);
+    if (!subscription || !participant.subscriber) return;
+    try {
+      const transport = await participant.subscriber;
+      transport.closeConsumer(subscription.consumerId);
+      const consumer = await transport.consume(stream.producerId);
+      subscription.consumerId = consumer.consumerId;
+      // Another section was free first: the offer that follows maps the stream to its new mid.
+      const moved = consumer.mid !== subscription.mid;
+      subscription.mid = consumer.mid;
+      if (consumer.negotiationNeeded || moved) await participant.offers?.request();
+    } catch (err) {
+      this.log.warn({ err, sessionId: this.sessionId }, 'moving a subscription to a restarted stream failed');
+      this.unsubscribe(participant, stream.info.streamId);
+      participant.send({ type: 'consumerClosed', streamId: stream.info.streamId, mid: subscription.mid });
+    }
   }
 
   endStream(streamId: string, reason: StreamEndReason): void {
@@ -144,6 +191,18 @@ export class Room {
       if (subscription.consumerId !== consumerId) continue;
       this.unsubscribe(participant, streamId);
       participant.send({ type: 'consumerClosed', streamId, mid: subscription.mid });
+    }
+  }
+
+  /** The media plane paused (bandwidth) or resumed a video the participant receives. */
+  consumerPaused(participant: Participant, consumerId: string, paused: boolean): void {
+    for (const [streamId, subscription] of participant.subscriptions) {
+      if (subscription.consumerId !== consumerId) continue;
+      participant.send(
+        paused
+          ? { type: 'streamPaused', streamId, reason: 'bandwidth' }
+          : { type: 'streamResumed', streamId },
+      );
     }
   }
 

@@ -14,6 +14,8 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { type RunningServer, startServer } from '../../src/app.ts';
 import { type DeepPartial, loadConfig } from '../../src/config/index.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
+import { ImpairmentProxy } from '../../src/media/testing/impairment-proxy.ts';
+import { pickUdpPort } from '../../src/media/worker/start.ts';
 import { requireComponent } from '../support/env.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -101,31 +103,70 @@ const RECORD_SOCKETS = `(() => {
   };
 })();`;
 
+/** Where a participant's media goes instead of the SFU's port (an ImpairmentProxy's `route`). */
+/**
+ * A server whose one media worker is reached only through an impairment proxy, and a browser:
+ * participants opened with `{ mediaRoute: proxy.route }` send and receive all media through it.
+ * Everything is closed when the test ends.
+ */
+export async function startBehindProxy(
+  t: TestContext,
+): Promise<{ env: E2eServer; proxy: ImpairmentProxy; browser: Browser }> {
+  const rtcPort = await pickUdpPort('127.0.0.1');
+  const env = await startE2eServer({ media: { workers: 1, rtcPort, bindAddress: '127.0.0.1' } });
+  t.after(() => env.close());
+  const proxy = await ImpairmentProxy.start({ target: { address: '127.0.0.1', port: rtcPort } });
+  t.after(() => proxy.close());
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  return { env, proxy, browser };
+}
+
+export interface MediaRoute {
+  address: string;
+  serverPort: number;
+  proxyPort: number;
+}
+
 /**
  * Tests talk to loopback only. Chromium also gathers host candidates on the machine's other
  * interfaces; this keeps every candidate that is not 127.0.0.0/8 or ::1 from being handed to
  * the other side (trickled, in a description, or added), so no connectivity check is ever sent
- * to another address, by the browsers or by the SFU.
+ * to another address, by the browsers or by the SFU. With a `route` (media through an
+ * impairment proxy), the server's candidates point at the proxy instead and the browser's own
+ * candidates are withheld altogether, so the SFU cannot reach around the proxy.
  */
-const LOOPBACK_ONLY_ICE = `(() => {
-  const keep = (line) => {
+const loopbackOnlyIce = (route: MediaRoute | null) => `(() => {
+  const route = ${JSON.stringify(route)};
+  const loopback = (line) => {
     if (!line) return true;
     const address = line.replace(/^a=/, '').split(' ')[4] || '';
     return /^127\\./.test(address) || address === '::1';
   };
-  const strip = (sdp) => sdp.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') || keep(l)).join('\\r\\n');
+  const keepLocal = (line) => !line || (!route && loopback(line));
+  const viaRoute = (text) => !route ? text
+    : text.split(' ' + route.address + ' ' + route.serverPort + ' typ ').join(' ' + route.address + ' ' + route.proxyPort + ' typ ');
+  // With a route, only the proxy's candidate stays (the worker's other ones would bypass it).
+  const throughRoute = (line) => !route || !line || line.includes(' ' + route.address + ' ' + route.proxyPort + ' typ ');
+  const strip = (sdp, keep) => sdp.split('\\r\\n').filter((l) => !l.startsWith('a=candidate:') || keep(l)).join('\\r\\n');
   const P = RTCPeerConnection.prototype;
   const addIceCandidate = P.addIceCandidate;
   P.addIceCandidate = function (candidate, ...rest) {
-    if (candidate && !keep(candidate.candidate)) return Promise.resolve();
+    if (candidate && !loopback(candidate.candidate)) return Promise.resolve();
+    if (route && candidate && candidate.candidate) {
+      const { sdpMid, sdpMLineIndex, usernameFragment } = candidate;
+      candidate = { candidate: viaRoute(candidate.candidate), sdpMid, sdpMLineIndex, usernameFragment };
+      if (!throughRoute(candidate.candidate)) return Promise.resolve();
+    }
     return addIceCandidate.call(this, candidate, ...rest);
   };
   const setRemoteDescription = P.setRemoteDescription;
   P.setRemoteDescription = function (d, ...rest) {
-    return setRemoteDescription.call(this, d && d.sdp ? { type: d.type, sdp: strip(d.sdp) } : d, ...rest);
+    const sdp = d && d.sdp ? strip(viaRoute(strip(d.sdp, loopback)), throughRoute) : null;
+    return setRemoteDescription.call(this, sdp ? { type: d.type, sdp } : d, ...rest);
   };
   const filtered = (fn, self) => (event) => {
-    if (event.candidate && !keep(event.candidate.candidate)) return;
+    if (event.candidate && !keepLocal(event.candidate.candidate)) return;
     return fn.call(self, event);
   };
   const addEventListener = P.addEventListener;
@@ -145,7 +186,7 @@ const LOOPBACK_ONLY_ICE = `(() => {
       configurable: true,
       get() {
         const d = original.get.call(this);
-        return d && d.sdp ? new RTCSessionDescription({ type: d.type, sdp: strip(d.sdp) }) : d;
+        return d && d.sdp ? new RTCSessionDescription({ type: d.type, sdp: strip(d.sdp, keepLocal) }) : d;
       },
     });
   }
@@ -166,10 +207,14 @@ export interface Participant {
  * on loopback) and the harness script is added to it; it is served from the same origin by
  * intercepting one path, which the page's CSP (script-src 'self') allows.
  */
-export async function openParticipant(browser: Browser, serverUrl: string): Promise<Participant> {
+export async function openParticipant(
+  browser: Browser,
+  serverUrl: string,
+  options: { mediaRoute?: MediaRoute } = {},
+): Promise<Participant> {
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   await context.addInitScript(RECORD_SOCKETS);
-  await context.addInitScript(LOOPBACK_ONLY_ICE);
+  await context.addInitScript(loopbackOnlyIce(options.mediaRoute ?? null));
   await context.route(`${serverUrl}/__e2e__/harness.js`, async (route) =>
     route.fulfill({ status: 200, contentType: 'text/javascript', body: await harnessSource }),
   );
@@ -195,6 +240,9 @@ export async function openParticipant(browser: Browser, serverUrl: string): Prom
 }
 
 export interface Received {
+  /** Video only: width of the last decoded frame, and the time frozen (freeze statistics, s). */
+  frameWidth: number;
+  totalFreezesDuration: number;
   streamId: string;
   connectionId: string;
   kind: 'audio' | 'video';

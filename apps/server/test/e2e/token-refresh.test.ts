@@ -1,7 +1,7 @@
 /**
  * Token expiry during a call: the SDK asks the page for a fresh token (onTokenExpiring) and
  * stays connected past the first token's expiry; without the callback the server ends the
- * connection at expiry and the SDK reports it as `expired`.
+ * connection at expiry and the SDK reports it as `expired`. A failed refresh is retried.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -44,6 +44,7 @@ it('a refreshed token keeps the participant in; an unrefreshed one is disconnect
 
   const keeper = await openParticipant(browser, env.url);
   const lapser = await openParticipant(browser, env.url);
+  const retrier = await openParticipant(browser, env.url);
   const joinedAt = Date.now();
   const kept = await keeper.call<{ error?: string }>('join', mint('keeper', SHORT_TTL_SECONDS), {
     sessionId,
@@ -52,8 +53,14 @@ it('a refreshed token keeps the participant in; an unrefreshed one is disconnect
   const lapsed = await lapser.call<{ error?: string }>('join', mint('lapser', SHORT_TTL_SECONDS), {
     sessionId,
   });
+  // Its back-end fails the first time: the SDK tries again before the token runs out.
+  const retried = await retrier.call<{ error?: string }>('join', mint('retrier', SHORT_TTL_SECONDS), {
+    sessionId,
+    refreshTokens: [null, mint('retrier', 600)],
+  });
   assert.equal(kept.error, undefined);
   assert.equal(lapsed.error, undefined);
+  assert.equal(retried.error, undefined);
 
   await eventually(
     'the SDK asks for a fresh token',
@@ -74,6 +81,13 @@ it('a refreshed token keeps the participant in; an unrefreshed one is disconnect
   const keeperEvents = await keeper.call<HarnessEvent[]>('events');
   assert.ok(!keeperEvents.some((e) => e.type === 'disconnected' || e.type === 'error'));
   assert.deepEqual(await keeper.call('signal', 'still-here', 'yes'), { ok: true });
+
+  // The one whose first refresh failed got in on its second attempt.
+  assert.equal(await retrier.call('sessionState'), 'connected');
+  const retrierEvents = await retrier.call<HarnessEvent[]>('events');
+  assert.equal(retrierEvents.filter((e) => e.type === 'tokenExpiring').length, 2);
+  assert.ok(!retrierEvents.some((e) => e.type === 'disconnected'));
   await keeper.close();
   await lapser.close();
+  await retrier.close();
 });

@@ -83,7 +83,7 @@ test('a subscriber PLI and FIR reach the publisher', async () => {
   }
 });
 
-test('a burst of PLIs from several subscribers is throttled per producer', async () => {
+test('a burst of PLIs and FIRs from several subscribers is throttled per producer', async () => {
   const router = await plane.createRouter('kf-burst');
   const pub = await publish(router, 'video');
   pub.peer.start({ keyFrameIntervalMs: 0 });
@@ -97,12 +97,17 @@ test('a burst of PLIs from several subscribers is throttled per producer', async
     await sleep(THROTTLE_MS + 100);
     const before = pub.peer.stats.keyFrameRequests;
     const start = performance.now();
-    for (let i = 0; i < 20; i++) for (const sub of subs) sub.peer.sendPli('0');
+    for (let i = 0; i < 20; i++) {
+      for (const sub of subs) {
+        sub.peer.sendPli('0');
+        sub.peer.sendFir('0');
+      }
+    }
     await sleep(THROTTLE_MS * 2 + 100);
     const times = pub.peer.stats.keyFrameRequestTimes.filter((t) => t >= start);
     const received = pub.peer.stats.keyFrameRequests - before;
-    // 40 PLIs within a few ms: one goes out at once, the rest collapse into one at the end of
-    // the throttle interval.
+    // 40 PLIs and 40 FIRs within a few ms share one throttle: one request goes out at once, the
+    // rest collapse into one at the end of the throttle interval.
     assert.ok(received >= 1 && received <= 2, `${received} keyframe requests reached the publisher`);
     if (times.length === 2)
       assert.ok(times[1]! - times[0]! >= THROTTLE_MS - 50, 'spaced by the throttle interval');

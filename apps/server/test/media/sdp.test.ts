@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { announceAddress, flipSimulcastDirection, preparePublishOffer } from '@conclave/server/media/sdp';
+import {
+  addRtxSsrcGroups,
+  announceAddress,
+  answeredRtxPayloadType,
+  flipSimulcastDirection,
+  preparePublishOffer,
+  withOpusOptions,
+} from '@conclave/server/media/sdp';
 
 const CHROMIUM_VIDEO_OFFER = [
   'v=0',
@@ -60,7 +67,8 @@ test('preparePublishOffer() keeps one forwardable codec with its RTX and the und
   assert.equal(offer.rtxPayloadType, 99);
   assert.match(offer.sdp, /^m=video 9 UDP\/TLS\/RTP\/SAVPF 98 99$/m);
   assert.doesNotMatch(offer.sdp, /VP9|AV1|apt=96|apt=45/);
-  assert.doesNotMatch(offer.sdp, /transport-cc/, 'no transport-cc until the SFU sends TWCC feedback');
+  assert.match(offer.sdp, /^a=rtcp-fb:98 transport-cc$/m, 'transport-cc: the SFU sends TWCC feedback');
+  assert.match(offer.sdp, /^a=extmap:3 \S+transport-wide-cc/m);
   assert.doesNotMatch(offer.sdp, /toffset/);
   assert.match(offer.sdp, /a=rtcp-fb:98 nack pli/);
   assert.match(offer.sdp, /a=setup:active/);
@@ -68,7 +76,7 @@ test('preparePublishOffer() keeps one forwardable codec with its RTX and the und
   assert.match(offer.sdp, /a=rid:q send/, 'the offer keeps its simulcast lines');
   assert.deepEqual(
     [...offer.extensions.keys()].sort((a, b) => a - b),
-    [2, 4, 10, 11],
+    [2, 3, 4, 10, 11],
   );
 });
 
@@ -101,4 +109,70 @@ test('announceAddress() rewrites host candidates, connection and origin lines', 
       '',
     ].join('\r\n'),
   );
+});
+
+/** The Chromium offer with H.264 payload types in front of VP8 (in the order given). */
+function withH264First(formats: { pt: number; fmtp: string }[]): string {
+  const pts = formats.map((f) => f.pt).join(' ');
+  const lines = formats.flatMap((f) => [`a=rtpmap:${f.pt} H264/90000`, `a=fmtp:${f.pt} ${f.fmtp}`]);
+  return CHROMIUM_VIDEO_OFFER.replace('SAVPF 96 97', `SAVPF ${pts} 96 97`).replace(
+    'a=rtpmap:96 VP9/90000',
+    [...lines, 'a=rtpmap:96 VP9/90000'].join('\r\n'),
+  );
+}
+
+test('preparePublishOffer() takes H.264 when the publisher put it first, packetization-mode 1 only', () => {
+  const offer = preparePublishOffer(
+    withH264First([
+      { pt: 35, fmtp: 'level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f' },
+      { pt: 36, fmtp: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
+    ]),
+    'video',
+    true,
+  );
+  assert.equal(offer.codec.name, 'H264');
+  assert.equal(offer.payloadType, 36, 'mode 0 (single NAL only) is skipped');
+  assert.equal(
+    offer.formatParameters,
+    'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+  );
+  assert.match(offer.sdp, /^m=video 9 UDP\/TLS\/RTP\/SAVPF 36$/m);
+  const vp8 = preparePublishOffer(CHROMIUM_VIDEO_OFFER, 'video', true);
+  assert.equal(vp8.codec.name, 'VP8', "Chromium's default order puts VP8 before H.264");
+  const onlyMode0 = withH264First([{ pt: 35, fmtp: 'packetization-mode=0;profile-level-id=42e01f' }]);
+  assert.equal(preparePublishOffer(onlyMode0, 'video', true).codec.name, 'VP8');
+});
+
+test('withOpusOptions() negotiates in-band FEC and DTX, keeping the other parameters', () => {
+  const sdp =
+    'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=0\r\n';
+  assert.match(withOpusOptions(sdp), /^a=fmtp:111 minptime=10;useinbandfec=1;usedtx=1$/m);
+  const bare = 'v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=rtpmap:109 opus/48000/2\r\n';
+  assert.match(withOpusOptions(bare), /^a=rtpmap:109 opus\/48000\/2\r\na=fmtp:109 useinbandfec=1;usedtx=1$/m);
+  const video = 'v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=fmtp:96 x=1\r\n';
+  assert.equal(withOpusOptions(video), video, 'no Opus: unchanged');
+});
+
+test('addRtxSsrcGroups() pairs each slot with its RTX SSRC; answeredRtxPayloadType() reads the answer', () => {
+  const offer = [
+    'v=0',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96 97',
+    'a=mid:0',
+    'a=ssrc:1111 cname:c',
+    'a=ssrc:1111 msid:s t',
+    'a=rtpmap:96 VP8/90000',
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111',
+    'a=mid:1',
+    '',
+  ].join('\r\n');
+  const grouped = addRtxSsrcGroups(offer, [{ mid: '0', mediaSsrc: 1111, rtxSsrc: 2222 }]);
+  const video = grouped.split('m=audio')[0]!;
+  assert.match(video, /^a=ssrc-group:FID 1111 2222$/m);
+  assert.match(video, /^a=ssrc:2222 cname:c$/m);
+  assert.match(video, /^a=ssrc:2222 msid:s t$/m);
+  assert.doesNotMatch(grouped.split('m=audio')[1]!, /2222/);
+  const answer = 'v=0\r\nm=video 9 X 96 97\r\na=mid:0\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n';
+  assert.equal(answeredRtxPayloadType(answer, '0', 96), 97);
+  assert.equal(answeredRtxPayloadType(answer, '1', 96), null);
+  assert.equal(answeredRtxPayloadType(answer.replace('apt=96', 'apt=98'), '0', 96), null);
 });

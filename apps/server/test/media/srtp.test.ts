@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { createPublisherPeer } from '@conclave/server/media/testing/rtp-peer';
+import { pickUdpPort } from '@conclave/server/media/worker/start';
 import { publish, releaseNodeDataChannel, startPlane, subscribe } from './support.ts';
 
 after(releaseNodeDataChannel);
@@ -67,8 +68,10 @@ test('the announced address replaces the bind address in the SFU candidates', as
     for (const candidate of candidates) assert.match(candidate, / 192\.0\.2\.10 \d+ typ host/);
     assert.doesNotMatch(answerSdp, /127\.0\.0\.1/);
     const port = plane.workers()[0]!.port;
+    // Besides the ICE mux port, the worker's tie-breaker relay (foundation suffixed "r").
+    const direct = candidates.filter((c) => !/^a=candidate:\S+r /.test(c));
     assert.ok(
-      candidates.every((c) => c.includes(` ${port} typ host`)),
+      direct.length >= 1 && direct.every((c) => c.includes(` ${port} typ host`)),
       'the worker ICE mux port',
     );
     transport.close();
@@ -76,4 +79,32 @@ test('the announced address replaces the bind address in the SFU candidates', as
     await peer.close();
     await plane.close();
   }
+});
+
+test('the tie-breaker relay listens on its configured port, and can be turned off', async () => {
+  const relayCandidates = async (tiebreakerRelayPort: number | null) => {
+    const plane = await startPlane({ inProcess: true, tiebreakerRelayPort });
+    const peer = await createPublisherPeer({ kind: 'audio' });
+    try {
+      const router = await plane.createRouter('relay-port');
+      // The relay binds asynchronously; a description made before then carries no relay candidate.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const { transport, answerSdp } = await router.createPublisherTransport({
+        participantId: 'a',
+        source: 'microphone',
+        kind: 'audio',
+        offerSdp: peer.offer,
+      });
+      transport.close();
+      return answerSdp.split('\r\n').filter((l) => /^a=candidate:\S+r /.test(l));
+    } finally {
+      await peer.close();
+      await plane.close();
+    }
+  };
+  const port = await pickUdpPort('127.0.0.1');
+  const configured = await relayCandidates(port);
+  assert.equal(configured.length, 1, 'one relay candidate');
+  assert.match(configured[0]!, new RegExp(` ${port} typ host`));
+  assert.deepEqual(await relayCandidates(null), [], 'no relay candidate when turned off');
 });

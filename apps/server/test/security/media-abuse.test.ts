@@ -2,17 +2,22 @@
  * Network-level abuse of the media port (ICE UDP mux of the media worker) on the real server:
  * random and truncated datagrams, a flood of 10,000 packets, STUN binding requests without and
  * with a wrong MESSAGE-INTEGRITY, and a DTLS ClientHello from an address that never completed
- * ICE. The server must stay up, answer nothing larger than what it was sent (no amplification),
- * and a subscribed bystander must keep receiving video throughout.
+ * ICE; then, through the impairment proxy, every SRTP packet of a publisher replayed (libsrtp's
+ * replay window must keep the copies from subscribers), and a publisher at 30x a video rate with
+ * 60,000-byte packets (media.maxPublishBitrate cuts it; nothing oversized is forwarded). The
+ * server must stay up, answer nothing larger than what it was sent (no amplification), and a
+ * subscribed bystander must keep receiving video throughout.
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, test } from 'node:test';
 import { crc32 } from 'node:zlib';
+import { ImpairmentProxy } from '@conclave/server/media/testing/impairment-proxy';
 import { releaseNodeDataChannel } from '@conclave/server/media/testing/rtp-peer';
 import fc from 'fast-check';
 import * as samples from '../../../../fuzz/seeds/samples.ts';
+import { NodeClient } from '../support/node-client.ts';
 import { bootAbuseServer, startBystanders } from './support.ts';
 
 interface Probe {
@@ -48,7 +53,8 @@ async function openProbe(port: number): Promise<Probe> {
   return probe;
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const settle = () => sleep(500);
 
 /** RFC 5389 Binding Request with USERNAME, optionally a MESSAGE-INTEGRITY keyed with `key`, and FINGERPRINT. */
 function stunBindingRequest(username: string, integrityKey: string | null): Buffer {
@@ -101,11 +107,16 @@ function dtlsClientHello(): Buffer {
   return Buffer.concat([record, handshake]);
 }
 
+/** media.maxPublishBitrate of the server under test (the default, set here explicitly). */
+const MAX_PUBLISH_BITRATE = 10_000_000;
+
 // node-datachannel keeps the process alive until its native side is released, after every peer closed.
 after(releaseNodeDataChannel);
 
-test('media port abuse: garbage, floods, unauthenticated STUN and DTLS', { timeout: 180_000 }, async (t) => {
-  const s = await bootAbuseServer(t);
+test('media port abuse: garbage, floods, unauthenticated STUN and DTLS, replayed SRTP, a publisher far above its rate', {
+  timeout: 180_000,
+}, async (t) => {
+  const s = await bootAbuseServer(t, { media: { maxPublishBitrate: MAX_PUBLISH_BITRATE } });
   const bystanders = await startBystanders(t, s);
   const offer = bystanders.serverOffer();
   const serverUfrag = /a=ice-ufrag:(\S+)/.exec(offer)?.[1];
@@ -224,4 +235,117 @@ test('media port abuse: garbage, floods, unauthenticated STUN and DTLS', { timeo
     await probe.close();
     await bystanders.assertUnaffected();
   });
+
+  await t.test("replayed SRTP: a publisher's packets duplicated on the wire are delivered once", async () => {
+    // An attacker on the path (the impairment proxy) replays every SRTP packet of carol's
+    // connection: 20 ms later (inside libsrtp's replay window) and 1.5 s later (far behind it).
+    const proxy = await ImpairmentProxy.start({ target: { address: '127.0.0.1', port: s.rtcPort } });
+    t.after(() => proxy.close());
+    const carol = await NodeClient.connect(s.url, bystanders.token('carol'), { sdpFilter: proxy.sdpFilter });
+    const dave = await NodeClient.connect(s.url, bystanders.token('dave'));
+    t.after(async () => {
+      await carol.close();
+      await dave.close();
+    });
+    const { streamId, peer: publisher } = await carol.publish({ kind: 'video' });
+    const { mid, peer } = await dave.subscribe(streamId);
+    await peer.waitFor(() => dave.packetsOn(mid) > 30, 15_000, "carol's video");
+    const stream = () => {
+      const found = peer.streamForMid(mid);
+      assert.ok(found, 'dave receives carol');
+      return found;
+    };
+    for (const duplicateDelayMs of [20, 1500]) {
+      const sentBefore = publisher.stats.packetsSent;
+      const receivedBefore = stream().packets;
+      const repeatedBefore = stream().sequenceBackwards;
+      const replayedBefore = proxy.counters('toServer').duplicated;
+      proxy.configure('toServer', { duplicate: 1, duplicateDelayMs });
+      await sleep(3000);
+      proxy.configure('toServer', { duplicate: 0 });
+      const sentWhileReplaying = publisher.stats.packetsSent - sentBefore;
+      await sleep(duplicateDelayMs + 500);
+      const sent = publisher.stats.packetsSent - sentBefore;
+      const received = stream().packets - receivedBefore;
+      const repeated = stream().sequenceBackwards - repeatedBefore;
+      const replayed = proxy.counters('toServer').duplicated - replayedBefore;
+      console.log(
+        `media replay: ${replayed} SRTP packets replayed ${duplicateDelayMs} ms after the original; subscriber got ${received} packets of ${sent} sent, ${repeated} repeated`,
+      );
+      assert.ok(replayed >= sentWhileReplaying - 5, 'every packet carol sent meanwhile was replayed');
+      assert.equal(repeated, 0, 'no sequence number delivered twice');
+      assert.ok(Math.abs(received - sent) <= 5, `${received} delivered for ${sent} sent: no copy forwarded`);
+    }
+    await bystanders.assertUnaffected();
+  });
+
+  await t.test(
+    'a publisher at 30x a video rate with oversized packets: others keep flowing, the server stays responsive',
+    async () => {
+      const mallory = await NodeClient.connect(s.url, bystanders.token('mallory'));
+      t.after(() => mallory.close());
+      const bob = bystanders.subscriber;
+      const { streamId, peer: flooder } = await mallory.publish({
+        kind: 'video',
+        send: { packetsPerSecond: 4500 },
+      });
+      const { mid } = await bob.subscribe(streamId);
+      const malloryAtBob = () => bob.subscriberPeer?.streamForMid(mid);
+      await bob.until(
+        () => (malloryAtBob()?.packets ?? 0) > 0 || undefined,
+        15_000,
+        "mallory's first packets",
+      );
+      await sleep(1500); // past the cap's one second of burst
+      const oversized = Buffer.alloc(60_000, 0x55);
+      oversized.set([0x80, 96], 0);
+      oversized.writeUInt32BE(flooder.ssrc, 8);
+      const before = {
+        alice: bystanders.received(),
+        mallory: { ...malloryAtBob()! },
+        sent: flooder.stats.packetsSent,
+      };
+      const started = performance.now();
+      const signalTimes: number[] = [];
+      let oversizedSent = 0;
+      while (performance.now() - started < 5000) {
+        for (let i = 0; i < 10; i++) {
+          oversized.writeUInt16BE((flooder.stats.lastSequence + 1 + i) & 0xffff, 2);
+          if (flooder.sendRtp(oversized)) oversizedSent++;
+        }
+        const pingAt = performance.now();
+        await s.assertHealthy();
+        signalTimes.push(performance.now() - pingAt);
+        await sleep(200);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      flooder.stop();
+      await sleep(500);
+      const alice = bystanders.received();
+      const aliceGot = alice.packets - before.alice.packets;
+      const aliceMissed = alice.sequenceGaps - before.alice.sequenceGaps;
+      const malloryNow = malloryAtBob()!;
+      const sent = flooder.stats.packetsSent - before.sent;
+      const malloryPackets = malloryNow.packets - before.mallory.packets;
+      const malloryBytes = malloryNow.bytes - before.mallory.bytes;
+      const malloryMbps = (malloryBytes * 8) / seconds / 1e6;
+      const sentMbps = (sent * 1100 * 8) / seconds / 1e6;
+      const slowest = Math.max(...signalTimes);
+      console.log(
+        `media overrate: publisher sent ${sent} packets (${Math.round(sent / seconds)}/s, ${sentMbps.toFixed(1)} Mbit/s) and ${oversizedSent} of 60,000 bytes; the SFU forwarded ${malloryMbps.toFixed(1)} Mbit/s of it to a subscriber (${malloryPackets} packets, ${Math.round(malloryBytes / Math.max(1, malloryPackets))} bytes on average; cap ${MAX_PUBLISH_BITRATE / 1e6} Mbit/s); bystander video ${aliceGot} packets, ${aliceMissed} missing (${((100 * aliceMissed) / (aliceGot + aliceMissed)).toFixed(2)}%); /healthz slowest ${slowest.toFixed(0)} ms`,
+      );
+      assert.ok(aliceGot > 0.8 * 150 * seconds, 'the bystander video keeps its rate');
+      assert.ok(aliceMissed <= 0.02 * (aliceGot + aliceMissed), 'the bystander video loses under 2%');
+      assert.ok(slowest < 2000, 'REST stays responsive');
+      // The cap's bucket holds one second: over a window of W seconds at most (W + 1) seconds'
+      // worth passes (a publisher stalled by a loaded machine refills it), 1.2x for W = 5.
+      assert.ok(malloryMbps * 1e6 <= MAX_PUBLISH_BITRATE * 1.25, 'the SFU forwards no more than the cap');
+      assert.ok(
+        malloryMbps * 1e6 >= MAX_PUBLISH_BITRATE * 0.5,
+        'the abusive stream is cut to the cap, not cut off',
+      );
+      assert.ok(malloryBytes <= malloryPackets * 1100, 'no oversized packet reached the subscriber');
+      await bystanders.assertUnaffected();
+    },
+  );
 });

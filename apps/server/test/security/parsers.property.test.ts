@@ -11,7 +11,9 @@ import fc from 'fast-check';
 import * as samples from '../../../../fuzz/seeds/samples.ts';
 import { fuzz as fuzzConfig } from '../../../../fuzz/targets/config.ts';
 import { ContractViolation } from '../../../../fuzz/targets/contract.ts';
+import { fuzz as fuzzH264 } from '../../../../fuzz/targets/h264.ts';
 import { isKnownOpen } from '../../../../fuzz/targets/known-open.ts';
+import { fuzz as fuzzNack } from '../../../../fuzz/targets/nack.ts';
 import { fuzz as fuzzRtcp } from '../../../../fuzz/targets/rtcp.ts';
 import { fuzz as fuzzRtp } from '../../../../fuzz/targets/rtp.ts';
 import { fuzz as fuzzSdp } from '../../../../fuzz/targets/sdp.ts';
@@ -106,6 +108,14 @@ test('compound RTCP walking never throws and reports only SSRCs inside the packe
 
 test('VP8 payload descriptor reading never throws at any offset', async () => {
   await runFor('vp8', fc.oneof(bytes(64), mutated([withSelector(0, samples.vp8KeyFrame())])), fuzzVp8);
+});
+
+test('H.264 keyframe detection never throws at any offset', async () => {
+  await runFor('h264', fc.oneof(bytes(64), mutated([withSelector(0, samples.h264KeyFrame())])), fuzzH264);
+});
+
+test('NACK walking and RTX restoring never throw nor write past their buffer', async () => {
+  await runFor('nack', fc.oneof(bytes(600), mutated([withSelector(16, samples.nackAndRtx())])), fuzzNack);
 });
 
 test('SDP offer/answer checks return a result or sdp_invalid, never another error', async () => {

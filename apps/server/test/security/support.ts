@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { type RunningServer, startServer } from '../../src/app.ts';
 import { type DeepPartial, loadConfig } from '../../src/config/index.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import type { ApplicationCredentials } from '../../src/control/types.ts';
+import { pickUdpPort } from '../../src/media/worker/start.ts';
 import { NodeClient } from '../support/node-client.ts';
 
 export interface AbuseServer {
@@ -71,12 +71,8 @@ export async function bootAbuseServer(
 }
 
 /** A UDP port that was free a moment ago (the media worker binds it right after). */
-export async function freeUdpPort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return port;
+export function freeUdpPort(): Promise<number> {
+  return pickUdpPort('127.0.0.1');
 }
 
 /**
@@ -93,6 +89,10 @@ export interface Bystanders {
   packets(): number;
   /** The SDP offer the server sent bob's subscriber connection (its ICE ufrag and candidates). */
   serverOffer(): string;
+  /** Bob, the subscribing bystander (tests may subscribe him to more streams). */
+  subscriber: NodeClient;
+  /** What bob has received of alice's video so far (packets, sequence gaps). */
+  received(): { packets: number; sequenceGaps: number };
 }
 
 export async function startBystanders(t: TestContext, s: AbuseServer): Promise<Bystanders> {
@@ -120,6 +120,11 @@ export async function startBystanders(t: TestContext, s: AbuseServer): Promise<B
     token,
     packets: () => bob.packetsOn(mid),
     serverOffer: () => bob.eventsOf('subscriberOffer')[0]?.sdp ?? '',
+    subscriber: bob,
+    received: () => {
+      const stream = peer.streamForMid(mid);
+      return { packets: stream?.packets ?? 0, sequenceGaps: stream?.sequenceGaps ?? 0 };
+    },
     async assertUnaffected() {
       const before = bob.packetsOn(mid);
       const marker = `still-here-${round++}`;

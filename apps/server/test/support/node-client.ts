@@ -15,6 +15,7 @@ import {
   SIGNALING_PROTOCOL_VERSION,
   type StreamSource,
 } from '@conclave/protocol/signaling';
+import type { SdpFilter } from '@conclave/server/media/testing/impairment-proxy';
 import {
   createPublisherPeer,
   createSubscriberPeer,
@@ -46,6 +47,8 @@ export interface OpenOptions {
   query?: string;
   /** false: never answer the server's pings (a peer that went silent). */
   autoPong?: boolean;
+  /** Adapts every SDP exchanged with the server (media through an ImpairmentProxy). */
+  sdpFilter?: SdpFilter;
 }
 
 export interface JoinOptions extends OpenOptions {
@@ -53,6 +56,9 @@ export interface JoinOptions extends OpenOptions {
   capabilities?: { e2ee?: boolean; simulcast?: boolean };
   resume?: { connectionId: string; resumeToken: string };
 }
+
+/** Subscriber connection rebuilds per client after a failed setup (see restartAfterFailedSetup). */
+const MAX_SETUP_RESTARTS = 2;
 
 type RequestMessage = Extract<ClientMessage, { type: RequestType }>;
 type WithoutId<M> = M extends unknown ? Omit<M, 'id'> : never;
@@ -72,12 +78,18 @@ export class NodeClient {
   readonly publications = new Map<string, PublisherPeer>();
   /** Errors of offers the client failed to answer (a test fails on them). */
   readonly offerErrors: Error[] = [];
+  /** Subscriber connections rebuilt because they failed before ever connecting (see restartAfterFailedSetup). */
+  subscriberRestarts = 0;
   private nextId = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private readonly waiters = new Set<() => void>();
   private offerChain: Promise<void> = Promise.resolve();
+  private readonly restartedPeers = new WeakSet<SubscriberPeer>();
 
-  private constructor(readonly ws: WebSocket) {
+  private constructor(
+    readonly ws: WebSocket,
+    private readonly sdpFilter: SdpFilter = { fromServer: (sdp) => sdp, toServer: (sdp) => sdp },
+  ) {
     this.closed = new Promise((resolve) => {
       ws.on('close', (code, reason) => {
         for (const { reject } of this.pending.values()) reject(new Error(`socket closed (${code})`));
@@ -100,7 +112,7 @@ export class NodeClient {
       autoPong: options.autoPong ?? true,
       ...(options.origin ? { headers: { origin: options.origin } } : {}),
     });
-    const client = new NodeClient(ws);
+    const client = new NodeClient(ws, options.sdpFilter);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
@@ -170,9 +182,10 @@ export class NodeClient {
         kind,
         source: options.source ?? (kind === 'video' ? 'camera' : 'microphone'),
         ...(options.name !== undefined ? { name: options.name } : {}),
-        sdp: peer.offer,
+        sdp: this.sdpFilter.toServer(peer.offer),
       });
-      await peer.setAnswer(sdp);
+      await peer.setAnswer(this.sdpFilter.fromServer(sdp));
+      this.trickle(streamId, peer);
       peer.start(options.send);
       this.publications.set(streamId, peer);
       return { streamId, peer };
@@ -182,11 +195,63 @@ export class NodeClient {
     }
   }
 
-  /** Subscribes; the subscriber connection's offers are answered in the background. */
+  /**
+   * Rebuilds a publication's connection as after a network change (restartIce): a new peer
+   * offers under the same stream id, the old one is closed.
+   */
+  async restartPublication(streamId: string, send?: SendOptions): Promise<PublisherPeer> {
+    const old = this.publications.get(streamId);
+    if (!old) throw new Error(`not publishing ${streamId}`);
+    // As the browser SDK does: the old connection is closed only once the new one is answered
+    // (an orderly close reaching the SFU first would end the stream).
+    old.stop();
+    const peer = await createPublisherPeer({ kind: old.kind });
+    try {
+      const { sdp } = await this.request<'restartIce'>({
+        type: 'restartIce',
+        target: streamId,
+        sdp: this.sdpFilter.toServer(peer.offer),
+      });
+      await peer.setAnswer(this.sdpFilter.fromServer(sdp ?? ''));
+      this.trickle(streamId, peer);
+      peer.start(send);
+      this.publications.set(streamId, peer);
+      return peer;
+    } catch (err) {
+      await peer.close();
+      throw err;
+    } finally {
+      await old.close();
+    }
+  }
+
+  /**
+   * Sends the publisher peer's candidates after its answer is applied, as the browser SDK does
+   * (the offer carries none, see withoutCandidates in rtp-peer.ts).
+   */
+  private trickle(streamId: string, peer: PublisherPeer): void {
+    for (const candidate of peer.candidates) {
+      this.sendJson({ type: 'candidate', target: streamId, candidate: { candidate, sdpMid: '0' } });
+    }
+  }
+
+  /** Rebuilds the subscriber connection (restartIce): the server's next offer goes to a new peer. */
+  async restartSubscriber(): Promise<void> {
+    const old = this.subscriberPeer;
+    this.subscriberPeer = null;
+    await this.request<'restartIce'>({ type: 'restartIce', target: 'subscriber' });
+    await old?.close();
+  }
+
+  /**
+   * Subscribes; the subscriber connection's offers are answered in the background. The peer
+   * returned is replaced if its setup fails (see restartAfterFailedSetup); packetsOn() follows the
+   * current one.
+   */
   async subscribe(streamId: string): Promise<{ mid: string; peer: SubscriberPeer }> {
-    this.subscriberPeer ??= await createSubscriberPeer();
+    const peer = await this.subscriberPeerOrNew();
     const { mid } = await this.request<'subscribe'>({ type: 'subscribe', streamId });
-    return { mid, peer: this.subscriberPeer };
+    return { mid, peer: this.subscriberPeer ?? peer };
   }
 
   /** Packets received so far on the media section that carries `mid`. */
@@ -283,14 +348,50 @@ export class NodeClient {
   /** Answers subscriber offers one after another, in the order they came. */
   private answerOffer(sdp: string): void {
     this.offerChain = this.offerChain.then(async () => {
+      let peer: SubscriberPeer | undefined;
       try {
-        this.subscriberPeer ??= await createSubscriberPeer();
-        const answer = await this.subscriberPeer.answer(sdp);
-        await this.request<'subscriberAnswer'>({ type: 'subscriberAnswer', sdp: answer });
+        peer = await this.subscriberPeerOrNew();
+        const answer = await peer.answer(this.sdpFilter.fromServer(sdp));
+        await this.request<'subscriberAnswer'>({
+          type: 'subscriberAnswer',
+          sdp: this.sdpFilter.toServer(answer),
+        });
       } catch (err) {
-        this.offerErrors.push(err as Error);
+        // The SFU refuses the answer (sdp_invalid) when the race has failed the connection while
+        // it applied it; the restart below is the answer to that, not an error of the offer.
+        if (!(peer && this.restartAfterFailedSetup(peer))) this.offerErrors.push(err as Error);
       }
     });
+  }
+
+  private async subscriberPeerOrNew(): Promise<SubscriberPeer> {
+    if (this.subscriberPeer) return this.subscriberPeer;
+    const peer = await createSubscriberPeer();
+    if (this.subscriberPeer) {
+      await peer.close();
+      return this.subscriberPeer;
+    }
+    this.subscriberPeer = peer;
+    peer.onSetupFailure(() => this.restartAfterFailedSetup(peer));
+    return peer;
+  }
+
+  /**
+   * The browser SDK rebuilds a subscriber connection that fails (restartIce); this client does
+   * it, at most MAX_SETUP_RESTARTS times, for one that fails before ever connecting. That is how
+   * a browser gets past libdatachannel 0.24.5 failing the SFU's DTLS handshake when the answer
+   * reaches the SFU's ICE agent before its fingerprint check (the SFU offers this connection, so
+   * the peer cannot hold back its checks as the publisher peer does; see withoutCandidates in
+   * rtp-peer.ts). True when a restart is under way for `peer`.
+   */
+  private restartAfterFailedSetup(peer: SubscriberPeer): boolean {
+    if (this.restartedPeers.has(peer)) return true;
+    if (!peer.setupFailed() || this.subscriberPeer !== peer) return false;
+    if (this.subscriberRestarts >= MAX_SETUP_RESTARTS || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.restartedPeers.add(peer);
+    this.subscriberRestarts++;
+    this.restartSubscriber().catch(() => {});
+    return true;
   }
 
   private notify(): void {

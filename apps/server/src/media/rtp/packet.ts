@@ -134,14 +134,36 @@ function padTwoByteElements(packet: Uint8Array, from: number, end: number, dropI
 
 /** Reads the one-byte or two-byte header extension element `id`, as [offset, length], or null. */
 export function findHeaderExtension(packet: Uint8Array, id: number): [number, number] | null {
-  if (!(packet[0]! & 0x10) || id <= 0) return null;
+  const offset = headerExtensionOffset(packet, id);
+  return offset < 0 ? null : [offset, headerExtensionLength(packet, offset)];
+}
+
+/** Length of the element whose value starts at `valueOffset` (as returned by headerExtensionOffset). */
+export function headerExtensionLength(packet: Uint8Array, valueOffset: number): number {
   const start = RTP_HEADER_BYTES + (packet[0]! & 0x0f) * 4;
-  if (start + 4 > packet.length) return null;
+  const twoByte = ((packet[start]! << 8) | packet[start + 1]!) !== 0xbede;
+  return twoByte ? packet[valueOffset - 1]! : (packet[valueOffset - 1]! & 0x0f) + 1;
+}
+
+/** The value of header extension element `id` as text (rid, repaired rid), or '' when absent. */
+export function headerExtensionText(packet: Buffer, id: number): string {
+  const at = headerExtensionOffset(packet, id);
+  return at < 0 ? '' : packet.toString('latin1', at, at + headerExtensionLength(packet, at));
+}
+
+/**
+ * Offset of the value of header extension element `id`, or -1. The allocation-free form for the
+ * packet path (transport-wide sequence numbers, audio levels, rids are read per packet).
+ */
+export function headerExtensionOffset(packet: Uint8Array, id: number): number {
+  if (!(packet[0]! & 0x10) || id <= 0) return -1;
+  const start = RTP_HEADER_BYTES + (packet[0]! & 0x0f) * 4;
+  if (start + 4 > packet.length) return -1;
   const profile = (packet[start]! << 8) | packet[start + 1]!;
   const end = start + 4 + ((packet[start + 2]! << 8) | packet[start + 3]!) * 4;
-  if (end > packet.length) return null;
+  if (end > packet.length) return -1;
   const twoByte = (profile & 0xfff0) === 0x1000;
-  if (!twoByte && profile !== 0xbede) return null;
+  if (!twoByte && profile !== 0xbede) return -1;
   let i = start + 4;
   while (i < end) {
     const elementId = twoByte ? packet[i]! : packet[i]! >> 4;
@@ -149,12 +171,12 @@ export function findHeaderExtension(packet: Uint8Array, id: number): [number, nu
       i += 1;
       continue;
     }
-    if (!twoByte && elementId === 15) return null;
+    if (!twoByte && elementId === 15) return -1;
     const header = twoByte ? 2 : 1;
     const length = twoByte ? (i + 1 < end ? packet[i + 1]! : 0) : (packet[i]! & 0x0f) + 1;
-    if (i + header + length > end) return null;
-    if (elementId === id) return [i + header, length];
+    if (i + header + length > end) return -1;
+    if (elementId === id) return i + header;
     i += header + length;
   }
-  return null;
+  return -1;
 }

@@ -8,6 +8,7 @@ import nodeDataChannel, { type PeerConnection } from 'node-datachannel';
 import type { WorkerEvent } from '../rpc.ts';
 import { announceAddress } from '../sdp.ts';
 import { guard } from './guard.ts';
+import type { TiebreakerRelay } from './tiebreaker-relay.ts';
 
 export interface WorkerContext {
   bindAddress: string;
@@ -16,9 +17,13 @@ export interface WorkerContext {
   announcedAddress: string | undefined;
   preferAes256Gcm: boolean;
   pliThrottleMs: number;
+  /** RTP bits per second accepted from one publisher connection; 0: no limit. */
+  maxPublishBitrate: number;
   emit(event: WorkerEvent): void;
   /** Claims the SRTP profile most recently reported by libdatachannel's log (see srtp-profile.ts). */
-  claimSrtpProfile(): string | null;
+  claimSrtpProfile(assign: (profile: string) => void): void;
+  /** Relays checks libjuice would refuse (browsers on TURN over TCP/TLS, see tiebreaker-relay.ts). */
+  tiebreakerRelay?: TiebreakerRelay;
 }
 
 /**
@@ -54,8 +59,9 @@ export async function completeLocalDescription(
     );
     await Promise.race([gatheringDone, timeout]);
   }
-  const sdp = pc.localDescription()?.sdp;
-  if (!sdp) throw new ConclaveError('internal', 'No local description');
+  const native = pc.localDescription()?.sdp;
+  if (!native) throw new ConclaveError('internal', 'No local description');
+  const sdp = ctx.tiebreakerRelay?.advertise(native) ?? native;
   return ctx.announcedAddress ? announceAddress(sdp, ctx.announcedAddress) : sdp;
 }
 

@@ -49,6 +49,11 @@ export class WorkerCore {
         this.#subscriber(transportId).transport.requestKeyFrame(consumerId);
         return null;
       },
+      setPreferredLayer: ({ transportId, consumerId, layer }) => {
+        this.#subscriber(transportId).transport.setPreferredLayer(consumerId, layer);
+        return null;
+      },
+      getDownlinkStats: ({ transportId }) => this.#subscriber(transportId).transport.downlinkStats(),
       getProducerStats: ({ producerId }) => this.#producerStats(producerId),
     };
   }
@@ -75,6 +80,7 @@ export class WorkerCore {
   close(): void {
     for (const router of [...this.#routers.values()]) router.close();
     this.#routers.clear();
+    this.#ctx.tiebreakerRelay?.close();
   }
 
   #createRouter(routerId: string): null {

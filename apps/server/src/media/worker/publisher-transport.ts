@@ -6,7 +6,15 @@
 import type { PeerConnection, Track } from 'node-datachannel';
 import type { IceCandidateInit, MediaKind, MediaSource, TransportStats } from '../api.ts';
 import { isRtcp } from '../rtp/packet.ts';
-import { CONNECTION_SCOPED_EXTENSIONS, flipSimulcastDirection, preparePublishOffer } from '../sdp.ts';
+import { TRANSPORT_CC_URI } from '../rtp/twcc.ts';
+import {
+  CONNECTION_SCOPED_EXTENSIONS,
+  flipSimulcastDirection,
+  preparePublishOffer,
+  REPAIRED_RTP_STREAM_ID_URI,
+  RTP_STREAM_ID_URI,
+  withOpusOptions,
+} from '../sdp.ts';
 import {
   applyRemoteDescription,
   completeLocalDescription,
@@ -15,8 +23,10 @@ import {
   watchGathering,
 } from './context.ts';
 import { guard } from './guard.ts';
+import { IngressLimit } from './ingress-limit.ts';
 import { WorkerProducer } from './producer.ts';
 import { addCandidate, baseStats, type CloseReason } from './transport-common.ts';
+import { TwccFeedback } from './twcc-feedback.ts';
 
 export interface PublisherParams {
   transportId: string;
@@ -36,6 +46,9 @@ export class PublisherTransport {
   readonly #pc: PeerConnection;
   readonly #gathering: { done: Promise<void> };
   #track: Track | null = null;
+  /** Header extension id of transport-wide sequence numbers; 0 when not negotiated. */
+  #transportCcId = 0;
+  #feedback: TwccFeedback | null = null;
   readonly #onClose: (transport: PublisherTransport, reason: CloseReason) => void;
 
   private constructor(
@@ -63,6 +76,8 @@ export class PublisherTransport {
     onClose: (transport: PublisherTransport, reason: CloseReason) => void,
   ): Promise<{ transport: PublisherTransport; answerSdp: string }> {
     const offer = preparePublishOffer(offerSdp, params.kind, ctx.preferAes256Gcm);
+    const extensionId = (uri: string) => [...offer.extensions].find(([, u]) => u === uri)?.[0] ?? 0;
+    const transportCcId = extensionId(TRANSPORT_CC_URI);
     const connectionScopedExtensionIds = [...offer.extensions]
       .filter(([, uri]) => CONNECTION_SCOPED_EXTENSIONS.has(uri))
       .map(([id]) => id);
@@ -73,15 +88,23 @@ export class PublisherTransport {
       source: params.source,
       codec: offer.codec,
       payloadType: offer.payloadType,
+      formatParameters: offer.formatParameters,
       connectionScopedExtensionIds,
       pliThrottleMs: ctx.pliThrottleMs,
+      rids: offer.rids,
+      ridExtensionId: extensionId(RTP_STREAM_ID_URI),
+      rtxPayloadType: offer.rtxPayloadType ?? 0,
+      repairedRidExtensionId: extensionId(REPAIRED_RTP_STREAM_ID_URI),
+      nackGatedByFeedback: transportCcId > 0,
+      transportCcExtensionId: transportCcId,
     });
     const transport = new PublisherTransport(ctx, params, producer, onClose);
+    transport.#transportCcId = transportCcId;
     try {
       applyRemoteDescription(transport.#pc, offer.sdp, 'offer');
       transport.#pc.setLocalDescription('answer');
       const answer = await completeLocalDescription(ctx, transport.#pc, transport.#gathering.done);
-      return { transport, answerSdp: flipSimulcastDirection(answer) };
+      return { transport, answerSdp: withOpusOptions(flipSimulcastDirection(answer)) };
     } catch (error) {
       // Never announced to anyone: close without events.
       transport.close('caller');
@@ -94,17 +117,36 @@ export class PublisherTransport {
     this.#track = track;
     this.producer.attachTrack(track);
     const producer = this.producer;
+    const ingress = new IngressLimit(this.#ctx.maxPublishBitrate);
+    const feedback = this.#transportCcId
+      ? new TwccFeedback(
+          track,
+          this.#transportCcId,
+          () => producer.mediaSsrc,
+          () => producer.losses?.onFeedbackSent(),
+        )
+      : null;
+    this.#feedback = feedback;
     track.onMessage(
       guard('publisher media', (message: Buffer) => {
         if (isRtcp(message)) producer.onRtcp(message);
-        else producer.onRtp(message);
+        else {
+          // Every packet that arrived counts for congestion control (RTX and padding probes
+          // included), even one the ingress cap then drops: the feedback reports the link.
+          feedback?.onRtp(message, performance.now());
+          if (ingress.admit(message.length)) producer.onRtp(message);
+        }
       }),
     );
   }
 
   #onState(state: string): void {
     if (this.closed) return;
-    if (state === 'connected' && this.#srtpProfile === null) this.#srtpProfile = this.#ctx.claimSrtpProfile();
+    if (state === 'connected' && this.#srtpProfile === null) {
+      this.#ctx.claimSrtpProfile((profile) => {
+        this.#srtpProfile = profile;
+      });
+    }
     this.#ctx.emit({ type: 'event', name: 'connectionstatechange', transportId: this.id, state });
     if (state === 'failed' || state === 'closed') this.close('failed');
   }
@@ -126,6 +168,7 @@ export class PublisherTransport {
   close(reason: CloseReason): void {
     if (this.closed) return;
     this.closed = true;
+    this.#feedback?.close();
     this.producer.close();
     try {
       this.#pc.close();

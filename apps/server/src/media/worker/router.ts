@@ -5,6 +5,8 @@
 import { ConclaveError } from '@conclave/protocol/errors';
 import type { MediaKind, MediaSource } from '../api.ts';
 import type { WorkerContext } from './context.ts';
+import { DYNACAST, Dynacast } from './dynacast.ts';
+import { guard } from './guard.ts';
 import type { WorkerProducer } from './producer.ts';
 import { PublisherTransport } from './publisher-transport.ts';
 import { SubscriberTransport } from './subscriber-transport.ts';
@@ -18,11 +20,19 @@ export class WorkerRouter {
   closed = false;
   readonly #ctx: WorkerContext;
   readonly #onTransportClosed: (transportId: string) => void;
+  readonly #dynacast: Dynacast;
+  readonly #dynacastTimer: NodeJS.Timeout;
 
   constructor(ctx: WorkerContext, id: string, onTransportClosed: (transportId: string) => void) {
     this.#ctx = ctx;
     this.id = id;
     this.#onTransportClosed = onTransportClosed;
+    this.#dynacast = new Dynacast(ctx);
+    this.#dynacastTimer = setInterval(
+      guard('dynacast', () => this.#dynacast.sweep(this.publishers.values(), performance.now())),
+      DYNACAST.sweepMs,
+    );
+    this.#dynacastTimer.unref();
   }
 
   async createPublisherTransport(params: {
@@ -90,6 +100,7 @@ export class WorkerRouter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.#dynacastTimer);
     for (const transport of [...this.publishers.values()]) transport.close('router');
     for (const transport of [...this.subscribers.values()]) transport.close('router');
   }

@@ -4,6 +4,7 @@ import type { WorkerEvent, WorkerOptions } from '../rpc.ts';
 import type { WorkerContext } from './context.ts';
 import { WorkerCore } from './core.ts';
 import { SrtpProfileLog } from './srtp-profile.ts';
+import { TiebreakerRelay } from './tiebreaker-relay.ts';
 
 /**
  * Creates the core. `ownsLogger`: libdatachannel has one logger per process; a worker process
@@ -22,8 +23,18 @@ export function createWorkerCore(
     announcedAddress: options.announcedAddress || undefined,
     preferAes256Gcm: options.preferAes256Gcm,
     pliThrottleMs: options.pliThrottleMs,
+    maxPublishBitrate: options.maxPublishBitrate ?? 0,
     emit,
-    claimSrtpProfile: () => profiles.claim(),
+    claimSrtpProfile: (assign) => profiles.claim(assign),
+    ...(options.tiebreakerRelayPort === null
+      ? {}
+      : {
+          tiebreakerRelay: new TiebreakerRelay({
+            bindAddress: options.bindAddress,
+            icePort: options.port,
+            port: options.tiebreakerRelayPort ?? 0,
+          }),
+        }),
   };
   return new WorkerCore(ctx);
 }

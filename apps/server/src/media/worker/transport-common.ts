@@ -17,6 +17,10 @@ export function addCandidate(pc: PeerConnection, candidate: IceCandidateInit): v
   }
   // An empty candidate is the end-of-candidates marker: nothing to add.
   if (candidate.candidate === '') return;
+  // The browser's TURN relay address is learnt from its own checks instead (peer-reflexive):
+  // checked early from here, a relay over TURN/TCP could win nomination on a path the browser
+  // cannot use (tiebreaker-relay.ts).
+  if (/ typ relay(?: |$)/.test(candidate.candidate)) return;
   const mid = candidate.sdpMid ?? pc.remoteDescription()?.sdp.match(/^a=mid:(\S+)/m)?.[1] ?? '0';
   try {
     pc.addRemoteCandidate(candidate.candidate, mid);

@@ -10,6 +10,8 @@ import { leave } from './leave.ts';
 import { publish } from './publish.ts';
 import { refreshToken } from './refresh-token.ts';
 import { relay } from './relay.ts';
+import { restartIce } from './restart-ice.ts';
+import { setPreferredLayer } from './set-preferred-layer.ts';
 import { signal } from './signal.ts';
 import { subscribe } from './subscribe.ts';
 import { subscriberAnswer } from './subscriber-answer.ts';
@@ -32,9 +34,11 @@ export const SESSION_HANDLERS: { [T in Exclude<ClientMessageType, 'join'>]: Sess
   unpublish,
   subscribe,
   unsubscribe,
+  setPreferredLayer,
   subscriberAnswer,
   candidate,
   signal,
+  restartIce,
   refreshToken,
   relay,
   leave,

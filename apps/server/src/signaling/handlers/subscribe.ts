@@ -44,7 +44,13 @@ export function subscriberTransportOf(room: Room, participant: Participant): Pro
       .routerFor()
       .then((router) => router.createSubscriberTransport({ participantId: participant.connectionId }))
       .then((transport) => {
-        transport.on('consumerclose', (consumerId) => room.consumerClosed(participant, consumerId));
+        transport.on('consumerclose', (consumerId) => {
+          // A replaced connection's consumers are not the participant's subscriptions any more.
+          if (participant.subscriber === created) room.consumerClosed(participant, consumerId);
+        });
+        transport.on('consumerpause', (consumerId, paused) => {
+          if (participant.subscriber === created) room.consumerPaused(participant, consumerId, paused);
+        });
         return transport;
       });
     created.catch(() => {
@@ -53,6 +59,26 @@ export function subscriberTransportOf(room: Room, participant: Participant): Pro
     participant.subscriber = created;
   }
   return participant.subscriber;
+}
+
+/**
+ * restartIce for the subscriber connection: a new connection carries every current subscription
+ * (the browser starts a new RTCPeerConnection for the offer that follows).
+ */
+export async function rebuildSubscriberConnection(room: Room, participant: Participant): Promise<void> {
+  const old = participant.subscriber;
+  participant.subscriber = null;
+  void old?.then((transport) => transport.close()).catch(() => {});
+  if (participant.subscriptions.size === 0) return;
+  const transport = await subscriberTransportOf(room, participant);
+  for (const [streamId, subscription] of participant.subscriptions) {
+    const stream = room.streams.get(streamId);
+    if (!stream) continue;
+    const consumer = await transport.consume(stream.producerId);
+    subscription.consumerId = consumer.consumerId;
+    subscription.mid = consumer.mid;
+  }
+  if (stillPresent(room, participant)) await participant.offers?.restart();
 }
 
 /** Sends the current offer of the subscriber connection with the stream each section carries. */

@@ -45,6 +45,9 @@ function watch(session) {
     record('disconnected', { reason: info.reason, code: info.error?.code }),
   );
   session.on('error', (error) => record('error', { code: error.code, message: error.message }));
+  session.on('decryptionFailed', (e) =>
+    record('decryptionFailed', { connectionId: e.connectionId, reason: e.reason }),
+  );
 }
 
 /** Mean brightness of the current frame, sampled through a canvas (0 = black). */
@@ -67,18 +70,18 @@ function inboundRtp(report) {
 }
 
 /** A moving canvas, for a screen share when headless Chromium offers no screen to capture. */
-function canvasScreenTrack() {
+function canvasScreenTrack(width = 640, height = 360) {
   const canvas = document.createElement('canvas');
-  canvas.width = 640;
-  canvas.height = 360;
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext('2d');
   let frame = 0;
   setInterval(() => {
     frame++;
     ctx.fillStyle = '#2060c0';
-    ctx.fillRect(0, 0, 640, 360);
+    ctx.fillRect(0, 0, width, height);
     ctx.fillStyle = '#ffffff';
-    ctx.fillRect((frame * 7) % 600, 150, 40, 40);
+    ctx.fillRect((frame * 7) % (width - 40), height / 2 - 30, 40, 40);
   }, 33);
   return canvas.captureStream(30).getVideoTracks()[0];
 }
@@ -92,7 +95,10 @@ window.harness = {
     if (refreshTokens) {
       connectOptions.onTokenExpiring = async () => {
         record('tokenExpiring', {});
-        return refreshTokens.shift();
+        const next = refreshTokens.shift();
+        // null stands for the partner's back-end failing this once.
+        if (next === null) throw new Error('token endpoint unreachable');
+        return next;
       };
     }
     try {
@@ -135,6 +141,9 @@ window.harness = {
     try {
       const publisher = await state.session.publish(options);
       state.publishers.push(publisher);
+      publisher.on('restarted', (t) =>
+        record('publisherRestarted', { streamId: t.streamId, source: t.source }),
+      );
       return { streamIds: publisher.streamIds };
     } catch (error) {
       return { error: error.code ?? String(error) };
@@ -152,6 +161,24 @@ window.harness = {
     state.publishers.push(publisher);
     return { streamIds: publisher.streamIds, via: 'canvas' };
   },
+  /** A moving canvas of the given size published as the camera (default simulcast applies). */
+  async publishCanvasCamera(width, height, name) {
+    try {
+      const publisher = await state.session.publish({ video: canvasScreenTrack(width, height), name });
+      state.publishers.push(publisher);
+      return { streamIds: publisher.streamIds };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  },
+  async setPreferredLayer(streamId, layer) {
+    try {
+      await state.subscribers.get(streamId).setPreferredLayer(layer);
+      return { ok: true };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  },
   async unpublishAll() {
     for (const p of state.publishers.splice(0)) await p.unpublish();
   },
@@ -167,6 +194,8 @@ window.harness = {
         kind: subscriber.stream.kind,
         source: subscriber.stream.source,
         framesDecoded: rtp?.framesDecoded ?? 0,
+        frameWidth: rtp?.frameWidth ?? 0,
+        totalFreezesDuration: rtp?.totalFreezesDuration ?? 0,
         packetsReceived: rtp?.packetsReceived ?? 0,
         totalSamplesReceived: rtp?.totalSamplesReceived ?? 0,
         brightness: element instanceof HTMLVideoElement ? brightness(element) : null,

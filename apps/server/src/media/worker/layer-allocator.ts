@@ -1,0 +1,126 @@
+/**
+ * Shares one subscriber connection's estimated downlink (downlink-estimator.ts) among what it
+ * receives, every ALLOCATION_INTERVAL_MS:
+ *
+ * 1. Audio first: every audio consumer's measured rate comes off the budget, whatever is left.
+ * 2. Every video consumer gets its lowest layer, in subscription order, while the budget lasts;
+ *    one that does not fit is paused (audio-only fallback) and the client is told.
+ * 3. The rest goes up one layer at a time, round-robin over the video consumers, never above the
+ *    layer the subscriber asked for (setPreferredLayer).
+ *
+ * The chosen layer is a cap the consumer switches to through the keyframe-gated mechanism
+ * (consumer.ts), so a change never breaks the picture.
+ *
+ * Hysteresis: going above what a consumer has now (a layer up, or resuming) needs the new total
+ * to fit with UPGRADE_HEADROOM to spare, and is not tried before the backoff after the last
+ * bandwidth downgrade has passed. The backoff starts at 2 s and doubles (up to 16 s) every time a
+ * downgrade follows an upgrade within 10 s (the upgrade did not fit: the link is at its limit), and
+ * goes back to 2 s otherwise. Each upgrade is thereby also the probe that shows whether the link
+ * has room again: the SFU sends no padding probes.
+ */
+import type { MediaKind } from '../api.ts';
+import type { WorkerProducer } from './producer.ts';
+
+export const ALLOCATION = {
+  intervalMs: 500,
+  upgradeHeadroom: 1.15,
+  initialBackoffMs: 2000,
+  maxBackoffMs: 16_000,
+  failedUpgradeWindowMs: 10_000,
+} as const;
+
+/** What the allocator needs of a consumer slot (consumer.ts). */
+export interface AllocatableSlot {
+  readonly kind: MediaKind;
+  readonly producer: WorkerProducer | null;
+  /** The subscriber's own cap (setPreferredLayer), as a layer index. */
+  readonly preferredLayer: number;
+  /** Layer allowed by bandwidth now; -1: video paused. */
+  readonly bandwidthLayer: number;
+  setBandwidthLayer(layer: number): void;
+}
+
+export interface AllocationChanges {
+  paused: AllocatableSlot[];
+  resumed: AllocatableSlot[];
+}
+
+export class LayerAllocator {
+  #upgradeNotBefore = 0;
+  #backoffMs: number = ALLOCATION.initialBackoffMs;
+  #lastUpgradeAt = Number.NEGATIVE_INFINITY;
+
+  /** Applies the allocation for `estimateBps`; returns the video consumers paused or resumed. */
+  allocate(estimateBps: number, slots: readonly AllocatableSlot[], nowMs: number): AllocationChanges {
+    let budget = estimateBps;
+    const video: AllocatableSlot[] = [];
+    for (const slot of slots) {
+      if (!slot.producer) continue;
+      if (slot.kind === 'audio') budget -= slot.producer.rates.bitrate(0, nowMs);
+      else video.push(slot);
+    }
+    const plan = this.#plan(budget, video, nowMs);
+    return this.#apply(video, plan, nowMs);
+  }
+
+  /** Layer per video slot (-1: paused): lowest layers first, then one step at a time. */
+  #plan(budget: number, video: AllocatableSlot[], nowMs: number): number[] {
+    const mayUpgrade = nowMs >= this.#upgradeNotBefore;
+    const plan = video.map(() => -1);
+    const cost = (slot: AllocatableSlot, layer: number) =>
+      layer < 0 ? 0 : slot.producer!.rates.bitrate(layer, nowMs);
+    const fits = (slot: AllocatableSlot, layer: number, extra: number) => {
+      if (layer <= slot.bandwidthLayer) return budget >= extra;
+      return mayUpgrade && budget >= extra * ALLOCATION.upgradeHeadroom;
+    };
+    video.forEach((slot, i) => {
+      const extra = cost(slot, 0);
+      if (!fits(slot, 0, extra)) return;
+      plan[i] = 0;
+      budget -= extra;
+    });
+    for (let raised = true; raised; ) {
+      raised = false;
+      video.forEach((slot, i) => {
+        const layer = plan[i]!;
+        const top = Math.min(slot.preferredLayer, slot.producer!.layerCount - 1);
+        if (layer < 0 || layer >= top) return;
+        const extra = cost(slot, layer + 1) - cost(slot, layer);
+        if (!fits(slot, layer + 1, extra)) return;
+        plan[i] = layer + 1;
+        budget -= extra;
+        raised = true;
+      });
+    }
+    return plan;
+  }
+
+  #apply(video: AllocatableSlot[], plan: number[], nowMs: number): AllocationChanges {
+    const changes: AllocationChanges = { paused: [], resumed: [] };
+    let upgraded = false;
+    let downgraded = false;
+    video.forEach((slot, i) => {
+      const before = slot.bandwidthLayer;
+      const after = plan[i]!;
+      if (after === before) return;
+      // A cap above the preferred layer changes nothing the subscriber sees: not a downgrade.
+      const top = Math.min(slot.preferredLayer, slot.producer!.layerCount - 1);
+      if (after < Math.min(before, top)) downgraded = true;
+      if (after > before && before < top) upgraded = true;
+      slot.setBandwidthLayer(after);
+      if (after < 0) changes.paused.push(slot);
+      else if (before < 0) changes.resumed.push(slot);
+    });
+    if (downgraded) this.#backOff(nowMs);
+    if (upgraded) this.#lastUpgradeAt = nowMs;
+    return changes;
+  }
+
+  #backOff(nowMs: number): void {
+    const failedUpgrade = nowMs - this.#lastUpgradeAt < ALLOCATION.failedUpgradeWindowMs;
+    this.#backoffMs = failedUpgrade
+      ? Math.min(this.#backoffMs * 2, ALLOCATION.maxBackoffMs)
+      : ALLOCATION.initialBackoffMs;
+    this.#upgradeNotBefore = nowMs + this.#backoffMs;
+  }
+}
