@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import type { FeedbackPacketStatus } from '@conclave/server/media/rtp/twcc';
 import { DownlinkEstimator } from '@conclave/server/media/worker/downlink-estimator';
 import { LayerRates } from '@conclave/server/media/worker/layer-rates';
+import { NackResponder } from '@conclave/server/media/worker/nack-responder';
+import { PacketCache } from '@conclave/server/media/worker/packet-cache';
 import { TwccStamper } from '@conclave/server/media/worker/twcc-stamper';
 
 /** 120 kbit/s: 30 packets of 500 bytes a second, as a low simulcast layer. */
@@ -237,4 +239,27 @@ test('with nothing sent (video paused, no audio) the estimate recovers without f
     estimator.estimateBps > 2 * paused,
     `estimate ${Math.round(estimator.estimateBps)} bit/s after 5 s idle (was ${Math.round(paused)}): a resume can be tried`,
   );
+});
+
+test('a NACK for a packet of a layer the slot no longer forwards is not answered', () => {
+  const cache = new PacketCache(3);
+  const responder = new NackResponder();
+  const packet = (sequence: number) => {
+    const p = Buffer.alloc(100);
+    p[0] = 0x80;
+    p[1] = 96;
+    p.writeUInt16BE(sequence, 2);
+    return p;
+  };
+  // Out sequence 10 came from the high layer, 11 from the low one after the switch down.
+  cache.store(2, 500, packet(500), 0);
+  responder.recordSent(10, 2, 500, 0, 0, 0);
+  cache.store(0, 900, packet(900), 10);
+  responder.recordSent(11, 0, 900, 0, 0, 0);
+  const slot = { ssrc: 1234, payloadType: 96, vp8: false, currentLayer: 0 };
+  assert.equal(responder.retransmission(10, cache, slot, 20), null, 'the old layer: refused');
+  const resent = responder.retransmission(11, cache, slot, 20);
+  assert.ok(resent, 'the layer forwarded now: resent');
+  assert.equal(resent.readUInt16BE(2), 11);
+  assert.equal(responder.refused, 1);
 });

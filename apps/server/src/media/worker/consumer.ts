@@ -19,10 +19,12 @@ import { setPayloadType, setSequence, setSsrc, setTimestamp } from '../rtp/packe
 import { buildSenderReport } from '../rtp/rtcp.ts';
 import { NackResponder } from './nack-responder.ts';
 import type { PacketInfo, WorkerProducer } from './producer.ts';
-import type { TwccStamper } from './twcc-stamper.ts';
+import type { TwccSlot, TwccStamper } from './twcc-stamper.ts';
 
 /** How often a slot waiting for another layer re-checks which layers the publisher sends. */
 const LAYER_CHECK_MS = 500;
+/** A resend from the cache has no transport-cc element left to write over: the stamper inserts one. */
+const UNNUMBERED: TwccSlot = { twccAt: -1, twccHeaderBytes: 1 };
 
 export class ConsumerSlot {
   readonly mid: string;
@@ -180,8 +182,14 @@ export class ConsumerSlot {
   onNack(sequence: number): void {
     const cache = this.producer?.cache;
     if (!this.#open || !cache) return;
-    const packet = this.nack.retransmission(sequence, cache, this, performance.now());
-    if (packet) this.track.sendMessageBinary(packet);
+    const now = performance.now();
+    const packet = this.nack.retransmission(sequence, cache, this, now);
+    if (!packet) return;
+    // Numbered like every packet: a resend takes its share of the subscriber's downlink, and the
+    // estimate must see it acknowledged (unnumbered, a 300 kbit/s link busy with resends read as
+    // 130 kbit/s acknowledged, and 0.85 x that paused a low layer that fitted).
+    const out = this.#stamper.stamp(packet, UNNUMBERED);
+    if (this.track.sendMessageBinary(out)) this.#stamper.sent(out.length, now);
   }
 
   /** True when VP8 picture ids are rewritten (read by the NACK responder). */

@@ -89,11 +89,18 @@ export class NackResponder {
   retransmission(
     outSequence: number,
     cache: PacketCache,
-    slot: { ssrc: number; payloadType: number; vp8: boolean },
+    slot: { ssrc: number; payloadType: number; vp8: boolean; currentLayer: number },
     now: number,
   ): Buffer | null {
     const i = outSequence & HISTORY_MASK;
-    if (this.#outSequence[i] !== outSequence || this.#retransmissions[i]! >= MAX_RETRANSMISSIONS_PER_PACKET) {
+    if (
+      this.#outSequence[i] !== outSequence ||
+      this.#retransmissions[i]! >= MAX_RETRANSMISSIONS_PER_PACKET ||
+      // The slot switched layers since: the decoder goes on from the new layer's keyframe and has
+      // no use for the old layer's packets (after a downswitch under congestion they were most of
+      // a storm of resends that kept the link overloaded for seconds).
+      this.#layer[i] !== slot.currentLayer
+    ) {
       this.refused++;
       return null;
     }
