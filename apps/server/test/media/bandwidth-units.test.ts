@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import type { FeedbackPacketStatus } from '@conclave/server/media/rtp/twcc';
 import { DownlinkEstimator } from '@conclave/server/media/worker/downlink-estimator';
 import { LayerRates } from '@conclave/server/media/worker/layer-rates';
+import { RetransmissionBudget } from '@conclave/server/media/worker/retransmission-budget';
 import { TwccStamper } from '@conclave/server/media/worker/twcc-stamper';
 
 /** 120 kbit/s: 30 packets of 500 bytes a second, as a low simulcast layer. */
@@ -30,6 +31,15 @@ test('a layer cost does not jump when a stalled worker receives a second and a h
   const afterBurst = rates.bitrate(0, now);
   assert.ok(afterBurst < 120_000 * 1.3, `cost after the burst ${Math.round(afterBurst)} bit/s (120k sent)`);
   assert.ok(afterBurst > 120_000 * 0.9, `cost after the burst ${Math.round(afterBurst)} bit/s (120k sent)`);
+});
+
+test('bytes that arrived before the allocator first asked do not count in the first second', () => {
+  const rates = new LayerRates('video', 3);
+  feedSteadyLayer(rates, 0, 2000); // the producer forwarded for 2 s before anyone asked
+  rates.bitrate(0, 2000);
+  feedSteadyLayer(rates, 2000, 3000);
+  const first = rates.bitrate(0, 3000);
+  assert.ok(Math.abs(first - 120_000) < 10_000, `first measured cost ${Math.round(first)} bit/s (120k sent)`);
 });
 
 test('a paused layer keeps the cost of resuming it, and an unseen one is assumed', () => {
@@ -90,4 +100,18 @@ test('the loss of packets sent before a decrease does not decrease the estimate 
   const fresh = send(stamper, 60, 1000, 800, 5);
   estimator.onFeedback(feedback(fresh, 2, 5), stamper, 1200);
   assert.ok(estimator.estimateBps < afterFirst, 'new loss decreases it again');
+});
+
+test('retransmissions take at most a quarter of a constrained downlink, and anything of a free one', () => {
+  const budget = new RetransmissionBudget();
+  let sent = 0;
+  for (let now = 0; now < 1000; now += 5) if (budget.take(1000, now)) sent++;
+  assert.equal(sent, 200, 'an unconstrained downlink: every retransmission asked for');
+  budget.setEstimate(300_000);
+  sent = 0;
+  for (let now = 1000; now < 3000; now += 5) if (budget.take(1000, now)) sent++;
+  // 75 kbit/s for 2 s is 18.75 KB, plus a burst of 250 ms (2.3 KB) at the start.
+  assert.ok(sent >= 18 && sent <= 22, `${sent} retransmissions of 1,000 bytes in 2 s at 300 kbit/s`);
+  budget.setEstimate(Number.POSITIVE_INFINITY);
+  assert.ok(budget.take(60_000, 3000), 'no limit once the estimate is unconstrained again');
 });

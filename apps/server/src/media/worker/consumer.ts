@@ -19,10 +19,13 @@ import { setPayloadType, setSequence, setSsrc, setTimestamp } from '../rtp/packe
 import { buildSenderReport } from '../rtp/rtcp.ts';
 import { NackResponder } from './nack-responder.ts';
 import type { PacketInfo, WorkerProducer } from './producer.ts';
-import type { TwccStamper } from './twcc-stamper.ts';
+import type { RetransmissionBudget } from './retransmission-budget.ts';
+import type { TwccSlot, TwccStamper } from './twcc-stamper.ts';
 
 /** How often a slot waiting for another layer re-checks which layers the publisher sends. */
 const LAYER_CHECK_MS = 500;
+/** A retransmission carries no transport-cc element of its own (the cached one is padded out). */
+const NO_TWCC_ELEMENT: TwccSlot = { twccAt: -1, twccHeaderBytes: 1 };
 
 export class ConsumerSlot {
   readonly mid: string;
@@ -49,6 +52,7 @@ export class ConsumerSlot {
   /** Layer the connection's bandwidth allows (layer-allocator.ts); -1: video paused. */
   #bandwidthLayer = Number.MAX_SAFE_INTEGER;
   readonly #stamper: TwccStamper;
+  readonly #retransmissionBudget: RetransmissionBudget;
   /** Layer to switch to on its next keyframe: the preferred one, or the best one being sent. */
   #targetLayer = 0;
   #nextLayerCheck = 0;
@@ -74,9 +78,11 @@ export class ConsumerSlot {
     rtxSsrc?: number;
     track: Track;
     stamper: TwccStamper;
+    retransmissionBudget: RetransmissionBudget;
   }) {
     this.mid = params.mid;
     this.#stamper = params.stamper;
+    this.#retransmissionBudget = params.retransmissionBudget;
     this.kind = params.kind;
     this.codec = params.codec;
     this.formatParameters = params.formatParameters ?? '';
@@ -180,8 +186,13 @@ export class ConsumerSlot {
   onNack(sequence: number): void {
     const cache = this.producer?.cache;
     if (!this.#open || !cache) return;
-    const packet = this.nack.retransmission(sequence, cache, this, performance.now());
-    if (packet) this.#send(packet);
+    const now = performance.now();
+    const packet = this.nack.retransmission(sequence, cache, this, this.#retransmissionBudget, now);
+    if (!packet) return;
+    // Numbered like every other packet on the connection: the browser's feedback then reports
+    // it, and the downlink estimate counts the bytes retransmissions take.
+    const out = this.#stamper.stamp(packet, NO_TWCC_ELEMENT);
+    if (this.#send(out)) this.#stamper.sent(out.length, now);
   }
 
   /** True when VP8 picture ids are rewritten (read by the NACK responder). */
