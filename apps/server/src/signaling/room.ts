@@ -7,7 +7,12 @@
 import { ConclaveError } from '@conclave/protocol/errors';
 import type { Session } from '@conclave/protocol/rest';
 import type { ActiveSpeaker, ServerMessage, StreamInfo } from '@conclave/protocol/signaling';
-import type { ActiveSpeaker as MediaActiveSpeaker, MediaPlane, PublisherTransport, Router } from '../media/api.ts';
+import type {
+  ActiveSpeaker as MediaActiveSpeaker,
+  MediaPlane,
+  PublisherTransport,
+  Router,
+} from '../media/api.ts';
 import type { SignalingLog } from './deps.ts';
 import type { Participant } from './participant.ts';
 
@@ -244,7 +249,8 @@ export class Room {
     for (const { producerId, level } of reported) {
       // A producer the room no longer knows (its stream just ended) is left out.
       const stream = this.streamByProducer.get(producerId);
-      if (stream) speakers.push({ connectionId: stream.owner.connectionId, streamId: stream.info.streamId, level });
+      if (stream)
+        speakers.push({ connectionId: stream.owner.connectionId, streamId: stream.info.streamId, level });
     }
     if (JSON.stringify(speakers) === JSON.stringify(this.activeSpeakers)) return;
     this.activeSpeakers = speakers;
