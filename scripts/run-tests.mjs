@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Runs every test file (*.test.ts under packages/, apps/ and examples/) with Node's own test
-// runner through tsx, and ends with the runner's summary. Arguments narrow the set by substring:
+// runner through tsx, and ends with a summary line. Arguments narrow the set by substring:
 //   npm test -- store rest
+//
+// Two phases: first the files that drive no browser, two at a time; then the files that start
+// Chromium, one at a time. Several Chromium instances at once on a two-core machine freeze video
+// for a second or more, and those tests measure freezes (a key ratchet, a layer switch).
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -19,6 +23,48 @@ function findTests(dir, out) {
   return out;
 }
 
+/** A test file drives Chromium when it imports playwright-core or a helper that does. */
+function drivesBrowser(file) {
+  const source = readFileSync(join(root, file), 'utf8');
+  return /playwright-core|requireChromium|chromium-support|e2e\/support/.test(source);
+}
+
+/** Runs one phase; resolves with its pass and fail counts, read off the spec reporter's summary. */
+function runPhase(files, concurrency) {
+  const args = [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    // A test file whose tests have all finished exits even if a native handle (node-datachannel,
+    // a stray socket) would keep it alive, and a hung test fails after 10 minutes instead of
+    // holding the whole run.
+    '--test-force-exit',
+    '--test-timeout=600000',
+    `--test-concurrency=${concurrency}`,
+    ...files,
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
+    const counts = { passed: 0, failed: 0, exitCode: 0 };
+    let pending = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      pending += chunk.toString('utf8');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const summary = /^ℹ (pass|fail) (\d+)$/.exec(line);
+        if (summary) counts[summary[1] === 'pass' ? 'passed' : 'failed'] += Number(summary[2]);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      counts.exitCode = signal ? 1 : (code ?? 1);
+      resolve(counts);
+    });
+  });
+}
+
 const filters = process.argv.slice(2);
 const files = roots
   .flatMap((r) => findTests(join(root, r), []))
@@ -28,18 +74,14 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const args = [
-  '--import',
-  'tsx',
-  '--test',
-  '--test-reporter=spec',
-  // A test file whose tests have all finished exits even if a native handle (node-datachannel,
-  // a stray socket) would keep it alive, and a hung test fails after 10 minutes instead of
-  // holding the whole run.
-  '--test-force-exit',
-  '--test-timeout=600000',
-  `--test-concurrency=${process.env.CONCLAVE_TEST_CONCURRENCY ?? 2}`,
-  ...files,
-];
-const child = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
+const browserFiles = files.filter(drivesBrowser);
+const otherFiles = files.filter((f) => !browserFiles.includes(f));
+const concurrency = Number(process.env.CONCLAVE_TEST_CONCURRENCY ?? 2);
+const phases = [];
+if (otherFiles.length > 0) phases.push(await runPhase(otherFiles, concurrency));
+if (browserFiles.length > 0) phases.push(await runPhase(browserFiles, 1));
+const passed = phases.reduce((sum, p) => sum + p.passed, 0);
+const failed = phases.reduce((sum, p) => sum + p.failed, 0);
+const exitCode = phases.find((p) => p.exitCode !== 0)?.exitCode ?? 0;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(exitCode !== 0 || failed > 0 ? 1 : 0);

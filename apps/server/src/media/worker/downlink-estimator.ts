@@ -5,7 +5,9 @@
  *
  * - Loss: over each update window (at least UPDATE_INTERVAL_MS and MIN_PACKETS_FOR_LOSS packets)
  *   the fraction of reported packets that did not arrive. Above 10%: estimate *= 1 - loss/2
- *   (GCC's rule). Below 2%: the estimate may grow. In between: hold.
+ *   (GCC's rule). Below 2%: the estimate may grow. In between: hold. After any decrease only
+ *   packets sent since count: the loss of those sent at the old rate keeps arriving in feedback
+ *   for a round trip and a queue's drain, and would decrease the estimate again and again.
  * - Delay gradient: packets are grouped by send time (5 ms bursts, as GCC); for consecutive groups
  *   the one-way delay variation d = (arrival delta) - (send delta) is accumulated, smoothed
  *   (alpha 0.9) and a least-squares slope fitted over the last 20 groups (GCC's trendline
@@ -91,6 +93,10 @@ export class DownlinkEstimator {
   #overusing = false;
   /** Sequence numbers already counted as received (feedback may report a packet twice). */
   #highestCounted = -1;
+  /** Next sequence number the SFU will send, as of the latest feedback. */
+  #nextSent = 0;
+  /** Packets numbered below this were sent before the latest decrease: their loss is not counted. */
+  #lossFence = 0;
 
   /** Reads one feedback packet: loss counts, acknowledged bytes and the delay trend. */
   onFeedback(feedback: TransportFeedback, sent: TwccStamper, nowMs: number): void {
@@ -98,17 +104,19 @@ export class DownlinkEstimator {
     let arrivalUs = feedback.referenceTime * 64_000;
     for (const status of feedback.packets) {
       const unwrapped = sent.unwrap(status.sequence);
+      const counted = unwrapped > this.#highestCounted && unwrapped >= this.#lossFence;
       if (status.deltaUs === null) {
-        if (unwrapped > this.#highestCounted) this.#windowLost++;
+        if (counted) this.#windowLost++;
         continue;
       }
       arrivalUs += status.deltaUs;
       if (unwrapped < 0) continue;
       if (unwrapped <= this.#highestCounted) continue;
       this.#highestCounted = unwrapped;
-      this.#windowReceived++;
+      if (counted) this.#windowReceived++;
       this.#onArrival(sent.sentAt(unwrapped), arrivalUs / 1000, sent.sizeOf(unwrapped));
     }
+    this.#nextSent = sent.nextSequence;
     if (this.#lastUpdateAt < 0) this.#lastUpdateAt = nowMs;
     if (nowMs - this.#lastUpdateAt >= ESTIMATOR.updateIntervalMs) this.#update(nowMs);
   }
@@ -189,6 +197,11 @@ export class DownlinkEstimator {
 
   #decrease(to: number, nowMs: number): void {
     this.constrained = true;
+    // What was sent before now was sent at the old rate: its loss, still arriving in feedback for
+    // a round trip and a queue's drain, must not decrease the estimate once more.
+    this.#lossFence = this.#nextSent;
+    this.#windowReceived = 0;
+    this.#windowLost = 0;
     this.estimateBps = clamp(to);
     this.#holdUntil = nowMs + ESTIMATOR.holdAfterDecreaseMs;
   }

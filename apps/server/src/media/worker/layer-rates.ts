@@ -2,26 +2,41 @@
  * Measured bitrate of each layer of a producer, for the bandwidth allocator. The packet path only
  * adds bytes to a counter; rates are computed when read, at most once per RATE_WINDOW_MS.
  *
- * A layer that sent nothing during a window keeps its last measured rate: it is paused (by the
- * publisher's encoder or by dynacast), and the allocator must still know what resuming it costs.
- * A layer never seen yet is assumed to cost DEFAULT_VIDEO_LAYER_BPS (or three times the layer
- * below, when that one is known): the usual ratio of simulcast layers scaled by 2 in each direction.
+ * A rate is the average over the last RATE_WINDOWS windows, not the latest one: a worker that
+ * stalls for a moment receives the packets of the stall all at once, and a keyframe is several
+ * times a delta frame. A one-window rate then reads 1.5x high for a second, and the allocator
+ * would pause a video that fits (measured: 192 kbit/s for a 120 kbit/s layer after a stall).
+ *
+ * Windows in which a layer sent nothing do not count, and one that sent nothing in any keeps its
+ * last measured rate: it is paused (by the publisher's encoder or by dynacast), and the allocator
+ * must still know what resuming it costs. A layer never seen yet is assumed to cost
+ * DEFAULT_VIDEO_LAYER_BPS (or three times the layer below, when that one is known): the usual
+ * ratio of simulcast layers scaled by 2 in each direction.
  */
 import type { MediaKind } from '../api.ts';
 
 const RATE_WINDOW_MS = 1000;
+/** Windows averaged over: about three seconds, a keyframe interval's worth at most. */
+const RATE_WINDOWS = 3;
 export const DEFAULT_VIDEO_LAYER_BPS = [150_000, 500_000, 1_500_000, 2_500_000];
 export const DEFAULT_AUDIO_BPS = 40_000;
 
 export class LayerRates {
+  /** Bytes of the current window, per layer. */
   readonly #bytes: Float64Array;
+  /** Bytes of each closed window, RATE_WINDOWS per layer (ring). */
+  readonly #windowBytes: Float64Array;
+  /** Length in ms of each closed window (ring, shared by the layers). */
+  readonly #windowMs = new Float64Array(RATE_WINDOWS);
   readonly #bps: Float64Array;
   readonly #kind: MediaKind;
   #windowStart = -1;
+  #windowIndex = 0;
 
   constructor(kind: MediaKind, layers: number) {
     this.#kind = kind;
     this.#bytes = new Float64Array(layers);
+    this.#windowBytes = new Float64Array(layers * RATE_WINDOWS);
     this.#bps = new Float64Array(layers);
   }
 
@@ -45,10 +60,23 @@ export class LayerRates {
     if (this.#windowStart < 0) this.#windowStart = nowMs;
     const elapsed = nowMs - this.#windowStart;
     if (elapsed < RATE_WINDOW_MS) return;
+    const slot = this.#windowIndex;
+    this.#windowIndex = (slot + 1) % RATE_WINDOWS;
+    this.#windowMs[slot] = elapsed;
     for (let layer = 0; layer < this.#bytes.length; layer++) {
-      const bytes = this.#bytes[layer]!;
-      if (bytes > 0) this.#bps[layer] = (bytes * 8 * 1000) / elapsed;
+      const ring = layer * RATE_WINDOWS;
+      this.#windowBytes[ring + slot] = this.#bytes[layer]!;
       this.#bytes[layer] = 0;
+      // Only the windows the layer sent in: one paused for a while must not read as cheap.
+      let bytes = 0;
+      let spanMs = 0;
+      for (let i = 0; i < RATE_WINDOWS; i++) {
+        const windowBytes = this.#windowBytes[ring + i]!;
+        if (windowBytes === 0) continue;
+        bytes += windowBytes;
+        spanMs += this.#windowMs[i]!;
+      }
+      if (bytes > 0) this.#bps[layer] = (bytes * 8 * 1000) / spanMs;
     }
     this.#windowStart = nowMs;
   }

@@ -58,6 +58,11 @@ export class TwccStamper {
     return this.#insert(packet, sequence);
   }
 
+  /** Unwrapped number the next packet will get. */
+  get nextSequence(): number {
+    return this.#next;
+  }
+
   /** Records the send of the packet `stamp()` just numbered. */
   sent(bytes: number, nowMs: number): void {
     if (!this.enabled) return;
