@@ -181,7 +181,7 @@ export class ConsumerSlot {
     const cache = this.producer?.cache;
     if (!this.#open || !cache) return;
     const packet = this.nack.retransmission(sequence, cache, this, performance.now());
-    if (packet) this.track.sendMessageBinary(packet);
+    if (packet) this.#send(packet);
   }
 
   /** True when VP8 picture ids are rewritten (read by the NACK responder). */
@@ -234,7 +234,7 @@ export class ConsumerSlot {
       this.#tl0PicIdxOffset,
     );
     const out = this.#stamper.stamp(packet, info);
-    if (this.track.sendMessageBinary(out)) {
+    if (this.#send(out)) {
       this.#stamper.sent(out.length, now);
       this.packetsSent++;
       this.bytesSent += packet.length;
@@ -310,6 +310,20 @@ export class ConsumerSlot {
       packetCount: this.packetsSent,
       octetCount: this.bytesSent,
     });
-    this.track.sendMessageBinary(report);
+    this.#send(report);
+  }
+
+  /**
+   * Sends on the subscriber's track. A track that closes under us throws before its close event
+   * arrives: this consumer stops sending from then on, and the producer's loop goes on to the
+   * next consumer instead of losing the packet for all of them.
+   */
+  #send(bytes: Buffer): boolean {
+    try {
+      return this.track.sendMessageBinary(bytes);
+    } catch {
+      this.#open = false;
+      return false;
+    }
   }
 }
