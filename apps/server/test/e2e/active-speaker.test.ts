@@ -5,17 +5,13 @@
  * Gains: 0.5 is about -9 dBov (someone close to the microphone), 0.01 about -43 dBov (quiet).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import {
-  chromiumPresent,
-  type E2eServer,
   eventually,
-  launchChromium,
   openParticipant,
   type Participant,
   requireChromium,
-  startE2eServer,
+  shareBrowserAndServer,
 } from './support.ts';
 
 const LOUD = 0.5;
@@ -27,19 +23,7 @@ interface SpeakersEvent {
   speakers: { connectionId: string; streamId: string; level: number }[];
 }
 
-let browser: Browser | undefined;
-let env: E2eServer | undefined;
-
-before(async () => {
-  if (!chromiumPresent()) return;
-  env = await startE2eServer();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await env?.close();
-});
+const shared = shareBrowserAndServer();
 
 async function speakerEvents(p: Participant): Promise<SpeakersEvent[]> {
   const events = await p.call<{ type: string }[]>('events');
@@ -66,15 +50,16 @@ async function follows(
 test('activeSpeakersChanged in Chromium: the louder tone first, the swap followed, silence empties the list', {
   timeout: 180_000,
 }, async (t) => {
-  if (!requireChromium(t)) return;
-  const session = await env!.createSession({});
+  const { browser, env } = shared;
+  if (!requireChromium(t) || !browser || !env) return;
+  const session = await env.createSession({});
   const people: Participant[] = [];
   t.after(async () => {
     for (const p of people) await p.close();
   });
   const joinAs = async (name: string) => {
-    const token = env!.sdk.createToken(session.id, { role: 'publisher', identity: `user-${name}` });
-    const p = await openParticipant(browser!, env!.url);
+    const token = env.sdk.createToken(session.id, { role: 'publisher', identity: `user-${name}` });
+    const p = await openParticipant(browser, env.url);
     people.push(p);
     const joined = await p.call<{ connectionId?: string; error?: string }>('join', token, {
       sessionId: session.id,
