@@ -5,7 +5,8 @@
 //
 // - limits: every numeric limit of packages/protocol (TOKEN_LIMITS, REST_LIMITS, SIGNALING_LIMITS)
 //   and every numeric key of the config schema, with its default and bounds, and the media plane's
-//   loss-recovery bounds (packet cache, NACK responder and generator, RTX restore);
+//   loss-recovery bounds (packet cache, NACK responder and generator, RTX restore, the share of
+//   a congested downlink retransmissions may take);
 // - fuzzing: fuzz/results.json (written by `npm run fuzz`): inputs, coverage, corpus, crashes;
 // - adversarial cases: with --run, runs the security tests (`node scripts/run-tests.mjs
 //   test/security`) and records each case's outcome and the figures the tests print; without
@@ -28,6 +29,7 @@ const mediaLimitModules = {
   'nack-responder': await import(join(root, 'apps/server/src/media/worker/nack-responder.ts')),
   'nack-generator': await import(join(root, 'apps/server/src/media/worker/nack-generator.ts')),
   'publisher-rtx': await import(join(root, 'apps/server/src/media/worker/publisher-rtx.ts')),
+  'retransmission-budget': await import(join(root, 'apps/server/src/media/worker/retransmission-budget.ts')),
 };
 
 function limitsTable() {
@@ -41,8 +43,15 @@ function limitsTable() {
       rows.push(`| protocol ${name} | \`${key}\` | ${value} |`);
   }
   for (const [module, exports] of Object.entries(mediaLimitModules)) {
-    for (const [key, value] of Object.entries(exports))
+    for (const [key, value] of Object.entries(exports)) {
       if (typeof value === 'number') rows.push(`| media worker/${module} | \`${key}\` | ${value} |`);
+      // A table of limits (e.g. RETRANSMISSION = { share, burstMs }): one row per number.
+      else if (value && typeof value === 'object' && !Array.isArray(value) && typeof value !== 'function') {
+        for (const [field, number] of Object.entries(value))
+          if (typeof number === 'number')
+            rows.push(`| media worker/${module} | \`${key}.${field}\` | ${number} |`);
+      }
+    }
   }
   const walk = (node, path) => {
     if (node.type === 'object' && node.properties) {

@@ -19,6 +19,13 @@ export function rtpTwoByteExtension(): Buffer {
   return Buffer.concat([header, extension, Buffer.from([0x10, 0x00, 0x9d, 0x01, 0x2a])]);
 }
 
+/** Opus as Chromium sends it: one-byte mid (id 4), transport-cc (id 5) and audio level (id 1, voice, -38 dBov). */
+export function rtpAudioLevel(): Buffer {
+  const header = Buffer.from([0x90, 0x6f, 0x01, 0x02, 0, 0, 0x03, 0xc0, 0x11, 0x22, 0x33, 0x44]);
+  const extension = Buffer.from([0xbe, 0xde, 0, 2, 0x40, 0x30, 0x51, 0x00, 0x2a, 0x10, 0x80 | 38, 0x00]);
+  return Buffer.concat([header, extension, Buffer.from([0xf8, 0xff, 0xfe])]);
+}
+
 export function rtpPlain(): Buffer {
   return Buffer.from([0x80, 0x6f, 0, 9, 0, 0, 0x03, 0xc0, 0, 0, 0, 5, 0xf8, 0xff, 0xfe]);
 }

@@ -19,6 +19,7 @@ const withSelector = (selector: number, data: Buffer | string) =>
 seed('rtp', 'one-byte', withSelector(0, samples.rtpOneByteExtension()));
 seed('rtp', 'two-byte', withSelector(1, samples.rtpTwoByteExtension()));
 seed('rtp', 'plain', withSelector(2, samples.rtpPlain()));
+seed('rtp', 'audio-level', withSelector(3, samples.rtpAudioLevel()));
 seed('rtcp', 'compound', samples.rtcpCompound());
 seed('vp8', 'key-frame', withSelector(0, samples.vp8KeyFrame()));
 seed(

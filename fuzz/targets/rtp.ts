@@ -1,11 +1,13 @@
 /**
  * RTP header, CSRC list, one-byte and two-byte header extensions and padding
- * (apps/server/src/media/rtp/packet.ts). The functions run on every forwarded packet and read a
+ * (apps/server/src/media/rtp/packet.ts), and the audio level element read from them
+ * (apps/server/src/media/rtp/audio-level.ts). The functions run on every forwarded packet and read a
  * buffer straight from the network: they must never throw and never report anything outside
  * the packet.
  *
  * Input: first byte selects which extension ids to drop, the rest is the datagram.
  */
+import { readAudioLevel } from '../../apps/server/src/media/rtp/audio-level.ts';
 import {
   findHeaderExtension,
   isRtcp,
@@ -38,7 +40,10 @@ export function fuzz(data: Buffer): void {
     payload.value === -1 || (payload.value >= RTP_HEADER_BYTES && payload.value <= packet.length),
     `payload offset ${payload.value} outside a ${packet.length}-byte packet`,
   );
-  for (let id = 0; id <= 256; id++) checkExtension(packet, id);
+  for (let id = 0; id <= 256; id++) {
+    checkExtension(packet, id);
+    checkAudioLevel(packet, id);
+  }
   checkPadding(packet, dropSelector);
 }
 
@@ -73,6 +78,15 @@ function checkExtension(packet: Uint8Array, id: number): void {
     payloadStart !== -1 && offset + length <= payloadStart,
     `extension ${id} overruns the header extension block`,
   );
+}
+
+/** The audio level is -1 or the first byte of the element the walker found, never anything else. */
+function checkAudioLevel(packet: Uint8Array, id: number): void {
+  const level = expectOnly('readAudioLevel', () => readAudioLevel(packet, id), never);
+  check(level.ok, 'readAudioLevel');
+  const found = findHeaderExtension(packet, id);
+  const expected = found === null || found[1] === 0 ? -1 : packet[found[0]]!;
+  check(level.value === expected, `audio level ${level.value} for extension ${id}, expected ${expected}`);
 }
 
 /** padHeaderExtensions may only zero bytes of the extension block, in place. */

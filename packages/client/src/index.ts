@@ -3,7 +3,7 @@
  * publish the camera, microphone or screen, subscribe to the others.
  */
 
-export type { ConnectionInfo, StreamInfo } from '@conclave/protocol/signaling';
+export type { ActiveSpeaker, ConnectionInfo, StreamInfo } from '@conclave/protocol/signaling';
 export { backoffDelay } from './backoff.ts';
 export type {
   DecryptionFailedEvent,

@@ -7,6 +7,7 @@
  *   await session.publish({ audio: true, video: true, name: 'Alice' });
  */
 import type {
+  ActiveSpeaker,
   ConnectionInfo,
   ReplyResults,
   ServerMessage,
@@ -75,6 +76,11 @@ export type SessionEvents = {
   streamCreated: [stream: StreamInfo];
   streamDestroyed: [stream: StreamInfo, reason: string];
   streamUpdated: [stream: StreamInfo];
+  /**
+   * Who speaks now (routed sessions): the dominant speaker first, then the others, loudest first;
+   * empty when everyone is silent. Your own microphone is included when it speaks.
+   */
+  activeSpeakersChanged: [speakers: ActiveSpeaker[]];
   signal: [signal: SignalEvent];
   /** The signaling connection dropped; the SDK is trying to get back. */
   reconnecting: [];
@@ -147,6 +153,7 @@ export class Session extends TypedEmitter<SessionEvents> {
   readonly #connections = new Map<string, ConnectionInfo>();
   readonly #streams = new Map<string, StreamInfo>();
   readonly #publishers = new Set<Publisher>();
+  #activeSpeakers: readonly ActiveSpeaker[] = [];
   readonly #subscriberConnection: SubscriberConnection;
   readonly #relayed: RelayedMedia | null;
   readonly #e2ee: E2eeController | null;
@@ -360,6 +367,7 @@ export class Session extends TypedEmitter<SessionEvents> {
       for (const publisher of this.#publishers)
         publisher.setLayersWanted(m.streamId, m.rids).catch((e) => this.#report(e));
     },
+    activeSpeakers: (m) => this.#setActiveSpeakers(m.speakers),
     streamPaused: (m) => this.#subscriberConnection.subscriberOf(m.streamId)?.setPaused(true),
     streamResumed: (m) => this.#subscriberConnection.subscriberOf(m.streamId)?.setPaused(false),
     signal: (m) => this.#onSignal(m),
@@ -417,6 +425,17 @@ export class Session extends TypedEmitter<SessionEvents> {
     if (!stream) return;
     stream.subscriberCount = message.subscriberCount;
     this.emit('streamUpdated', stream);
+  }
+
+  /** The latest `activeSpeakersChanged` list (empty until the server reports one). */
+  get activeSpeakers(): readonly ActiveSpeaker[] {
+    return this.#activeSpeakers;
+  }
+
+  #setActiveSpeakers(speakers: ActiveSpeaker[]): void {
+    const copy = speakers.map(({ connectionId, streamId, level }) => ({ connectionId, streamId, level }));
+    this.#activeSpeakers = Object.freeze(copy.map((s) => Object.freeze({ ...s })));
+    this.emit('activeSpeakersChanged', copy);
   }
 
   #onSignal(message: ServerMessageOf<'signal'>): void {
@@ -556,6 +575,9 @@ export class Session extends TypedEmitter<SessionEvents> {
       if (!liveConnections.has(connection.connectionId))
         this.#removeConnection(connection.connectionId, 'dropped');
     }
+    // Whoever spoke before the drop may be silent now: the server sends the current list right
+    // after the join reply, and only when someone speaks.
+    if (this.#activeSpeakers.length > 0) this.#setActiveSpeakers([]);
     this.#announce(join);
   }
 

@@ -243,6 +243,33 @@ export interface StreamInfo {
   subscriberCount: number;
 }
 
+/**
+ * Active speakers, sent to every participant of a routed session when they change (at most twice
+ * a second): the dominant speaker first while speaking, then the others, loudest first; empty
+ * when everyone is silent. From the audio level the browser puts in each microphone packet's
+ * header (RFC 6464), which the server reads even in end-to-end encrypted sessions. Server to
+ * client only: the schema documents the wire shape (tests validate against it).
+ */
+export const ActiveSpeakerSchema = Type.Object(
+  {
+    connectionId: ConnectionId,
+    /** The microphone stream whose audio is heard. */
+    streamId: StreamId,
+    /** Smoothed level, 0..1 on a dB scale (1: full scale, 0: -50 dBov or quieter). */
+    level: Type.Number({ minimum: 0, maximum: 1 }),
+  },
+  { additionalProperties: false },
+);
+export type ActiveSpeaker = Static<typeof ActiveSpeakerSchema>;
+
+export const ActiveSpeakersEvent = Type.Object(
+  {
+    type: Type.Literal('activeSpeakers'),
+    speakers: Type.Array(ActiveSpeakerSchema),
+  },
+  { additionalProperties: false },
+);
+
 export interface IceServerInfo {
   urls: string[];
   username?: string;
@@ -307,6 +334,8 @@ export type ServerMessage =
    * SDK pauses the other encodings; empty when nobody subscribes.
    */
   | { type: 'layersWanted'; streamId: string; rids: string[] }
+  /** Who speaks now, dominant speaker first (routed sessions; see ActiveSpeakersEvent). */
+  | { type: 'activeSpeakers'; speakers: ActiveSpeaker[] }
   | { type: 'signal'; from: string | null; signalType: string; data: string }
   | { type: 'tokenExpiring'; expiresAt: string }
   | {

@@ -108,10 +108,24 @@ export interface MediaPlane {
   close(): Promise<void>;
 }
 
+/** A microphone producer that is speaking, as ranked by the router (worker/active-speaker-detector.ts). */
+export interface ActiveSpeaker {
+  producerId: string;
+  participantId: string;
+  /** Smoothed level, 0..1 on a dB scale (1: full scale, 0: -50 dBov or quieter). */
+  level: number;
+}
+
 export interface Router
   extends Emitter<{
     /** A producer closed on its own (transport failed, worker died): tell participants. */
     producerclose: [producerId: string];
+    /**
+     * The active speakers changed: the dominant speaker first (when speaking), then the others,
+     * loudest first; empty when everyone is silent. From the audio level header extension of
+     * microphone producers; at most twice a second.
+     */
+    activespeakers: [speakers: ActiveSpeaker[]];
     close: [];
   }> {
   readonly id: string;

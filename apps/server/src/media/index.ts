@@ -123,6 +123,9 @@ class MediaPlaneImpl implements LocalMediaPlane {
       case 'routerclose':
         this.#routers.get(event.routerId)?.onWorkerDied();
         return;
+      case 'activespeakers':
+        this.#routers.get(event.routerId)?.onActiveSpeakers(event.speakers);
+        return;
       case 'transportclose':
         this.#transport(event.transportId)?.closeFromWorker();
         return;

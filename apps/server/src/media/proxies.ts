@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConclaveError } from '@conclave/protocol/errors';
 import type {
+  ActiveSpeaker,
   DownlinkStats,
   IceCandidateInit,
   MediaKind,
@@ -25,7 +26,11 @@ function ignore(): void {
 }
 
 export class RouterProxy
-  extends SafeEmitter<{ producerclose: [producerId: string]; close: [] }>
+  extends SafeEmitter<{
+    producerclose: [producerId: string];
+    activespeakers: [speakers: ActiveSpeaker[]];
+    close: [];
+  }>
   implements Router
 {
   readonly id: string;
@@ -105,6 +110,10 @@ export class RouterProxy
 
   onProducerClosed(producerId: string): void {
     this.safeEmit('producerclose', producerId);
+  }
+
+  onActiveSpeakers(speakers: ActiveSpeaker[]): void {
+    if (!this.closed) this.safeEmit('activespeakers', speakers);
   }
 
   #end(): void {

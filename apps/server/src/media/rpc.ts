@@ -3,6 +3,7 @@
  * one reply; events flow from the worker unprompted. Only plain JSON crosses (IPC serialization).
  */
 import type {
+  ActiveSpeaker,
   DownlinkStats,
   IceCandidateInit,
   MediaKind,
@@ -74,7 +75,8 @@ export type WorkerEvent =
   | { type: 'event'; name: 'connectionstatechange'; transportId: string; state: string }
   | { type: 'event'; name: 'consumerclose'; transportId: string; consumerId: string }
   | { type: 'event'; name: 'consumerpause'; transportId: string; consumerId: string; paused: boolean }
-  | { type: 'event'; name: 'layerswanted'; transportId: string; rids: string[] };
+  | { type: 'event'; name: 'layerswanted'; transportId: string; rids: string[] }
+  | { type: 'event'; name: 'activespeakers'; routerId: string; speakers: ActiveSpeaker[] };
 
 export type WorkerReady = { type: 'ready'; port: number };
 

@@ -4,6 +4,7 @@
  */
 import { ConclaveError } from '@conclave/protocol/errors';
 import type { MediaKind } from './api.ts';
+import { AUDIO_LEVEL_URI } from './rtp/audio-level.ts';
 import { type CodecInfo, codecByName } from './rtp/codecs.ts';
 import { TRANSPORT_CC_URI } from './rtp/twcc.ts';
 
@@ -16,7 +17,7 @@ export const UNDERSTOOD_EXTENSIONS = new Set([
   RTP_STREAM_ID_URI,
   REPAIRED_RTP_STREAM_ID_URI,
   'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time',
-  'urn:ietf:params:rtp-hdrext:ssrc-audio-level',
+  AUDIO_LEVEL_URI,
   // Negotiated because the SFU answers with transport-wide feedback (worker/twcc-feedback.ts):
   // negotiated without feedback, Chromium's uplink estimate would decay to ~30 kbps (MEDIA-NOTES).
   TRANSPORT_CC_URI,

@@ -6,8 +6,13 @@
 
 import { ConclaveError } from '@conclave/protocol/errors';
 import type { Session } from '@conclave/protocol/rest';
-import type { ServerMessage, StreamInfo } from '@conclave/protocol/signaling';
-import type { MediaPlane, PublisherTransport, Router } from '../media/api.ts';
+import type { ActiveSpeaker, ServerMessage, StreamInfo } from '@conclave/protocol/signaling';
+import type {
+  ActiveSpeaker as MediaActiveSpeaker,
+  MediaPlane,
+  PublisherTransport,
+  Router,
+} from '../media/api.ts';
 import type { SignalingLog } from './deps.ts';
 import type { Participant } from './participant.ts';
 
@@ -28,6 +33,8 @@ export class Room {
   private readonly streamByProducer = new Map<string, Stream>();
   private router: Promise<Router> | null = null;
   private closed = false;
+  /** The latest `activeSpeakers` list, for participants who join or resume later. */
+  private activeSpeakers: ActiveSpeaker[] = [];
 
   constructor(
     readonly appId: string,
@@ -81,6 +88,7 @@ export class Room {
     if (!this.router) {
       this.router = this.media.createRouter(this.sessionId).then((router) => {
         router.on('producerclose', (producerId) => this.onProducerClosed(producerId));
+        router.on('activespeakers', (speakers) => this.onActiveSpeakers(speakers));
         if (this.closed) router.close();
         return router;
       });
@@ -227,6 +235,26 @@ export class Room {
       streamId: stream.info.streamId,
       subscriberCount: stream.info.subscriberCount,
     });
+  }
+
+  /** Tells a participant who (re)joined who speaks now; nothing when nobody does. */
+  sendActiveSpeakers(participant: Participant): void {
+    const speakers = this.activeSpeakers.filter((speaker) => this.streams.has(speaker.streamId));
+    if (speakers.length > 0) participant.send({ type: 'activeSpeakers', speakers });
+  }
+
+  /** The router's detector reported a change: name its producers as streams, tell everyone. */
+  private onActiveSpeakers(reported: MediaActiveSpeaker[]): void {
+    const speakers: ActiveSpeaker[] = [];
+    for (const { producerId, level } of reported) {
+      // A producer the room no longer knows (its stream just ended) is left out.
+      const stream = this.streamByProducer.get(producerId);
+      if (stream)
+        speakers.push({ connectionId: stream.owner.connectionId, streamId: stream.info.streamId, level });
+    }
+    if (JSON.stringify(speakers) === JSON.stringify(this.activeSpeakers)) return;
+    this.activeSpeakers = speakers;
+    this.broadcast({ type: 'activeSpeakers', speakers });
   }
 
   private onProducerClosed(producerId: string): void {

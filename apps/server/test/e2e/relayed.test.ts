@@ -3,19 +3,15 @@
  * offers, answers and candidates and carries no media.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { it } from 'node:test';
 import {
-  chromiumPresent,
   delay,
-  type E2eServer,
   eventually,
-  launchChromium,
   openParticipant,
   type Participant,
   type Received,
   requireChromium,
-  startE2eServer,
+  shareBrowserAndServer,
 } from './support.ts';
 
 interface Path {
@@ -23,23 +19,12 @@ interface Path {
   remote: { address: string; port: number };
 }
 
-let browser: Browser | undefined;
-let env: E2eServer | undefined;
-
-before(async () => {
-  if (!chromiumPresent()) return;
-  env = await startE2eServer();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await env?.close();
-});
+const shared = shareBrowserAndServer();
 
 it('in a relayed session media flows browser to browser and the server forwards no RTP', {
   timeout: 120_000,
 }, async (t) => {
+  const { browser, env } = shared;
   if (!requireChromium(t) || !browser || !env) return;
   const session = await env.createSession({ mediaMode: 'relayed' });
   const people: { p: Participant; connectionId: string }[] = [];

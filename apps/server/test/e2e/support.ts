@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import type { CreateSessionRequest, Session } from '@conclave/protocol/rest';
 import { Conclave } from '@conclave/server-sdk';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -48,6 +48,24 @@ export function requireChromium(t: TestContext): boolean {
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/**
+ * One server and one browser for all the tests of a file: started before the first test (when
+ * Chromium is installed), closed after the last. Read `browser` and `env` inside the tests.
+ */
+export function shareBrowserAndServer(): { browser?: Browser; env?: E2eServer } {
+  const shared: { browser?: Browser; env?: E2eServer } = {};
+  before(async () => {
+    if (!chromiumPresent()) return;
+    shared.env = await startE2eServer();
+    shared.browser = await launchChromium();
+  });
+  after(async () => {
+    await shared.browser?.close();
+    await shared.env?.close();
+  });
+  return shared;
 }
 
 export interface E2eServer {

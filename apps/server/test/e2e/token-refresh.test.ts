@@ -4,43 +4,28 @@
  * connection at expiry and the SDK reports it as `expired`. A failed refresh is retried.
  */
 import assert from 'node:assert/strict';
-import { after, before, it } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { it } from 'node:test';
 import {
-  chromiumPresent,
-  type E2eServer,
   eventually,
   type HarnessEvent,
-  launchChromium,
   openParticipant,
   requireChromium,
-  startE2eServer,
+  shareBrowserAndServer,
 } from './support.ts';
 
 /** The server warns 60 s before expiry (SIGNALING_LIMITS.tokenRefreshLeadMs): warn after ~3 s. */
 const SHORT_TTL_SECONDS = 63;
 
-let browser: Browser | undefined;
-let env: E2eServer | undefined;
-
-before(async () => {
-  if (!chromiumPresent()) return;
-  env = await startE2eServer();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await env?.close();
-});
+const shared = shareBrowserAndServer();
 
 it('a refreshed token keeps the participant in; an unrefreshed one is disconnected at expiry', {
   timeout: 180_000,
 }, async (t) => {
+  const { browser, env } = shared;
   if (!requireChromium(t) || !browser || !env) return;
   const { id: sessionId } = await env.createSession({});
   const mint = (identity: string, ttlSeconds: number): string =>
-    env!.sdk.createToken(sessionId, { role: 'publisher', identity, ttlSeconds });
+    env.sdk.createToken(sessionId, { role: 'publisher', identity, ttlSeconds });
 
   const keeper = await openParticipant(browser, env.url);
   const lapser = await openParticipant(browser, env.url);

@@ -10,6 +10,7 @@ import { DownlinkEstimator } from '@conclave/server/media/worker/downlink-estima
 import { LayerRates } from '@conclave/server/media/worker/layer-rates';
 import { NackResponder } from '@conclave/server/media/worker/nack-responder';
 import { PacketCache } from '@conclave/server/media/worker/packet-cache';
+import { RetransmissionBudget } from '@conclave/server/media/worker/retransmission-budget';
 import { TwccStamper } from '@conclave/server/media/worker/twcc-stamper';
 
 /** 120 kbit/s: 30 packets of 500 bytes a second, as a low simulcast layer. */
@@ -32,6 +33,15 @@ test('a layer cost does not jump when a stalled worker receives a second and a h
   const afterBurst = rates.bitrate(0, now);
   assert.ok(afterBurst < 120_000 * 1.3, `cost after the burst ${Math.round(afterBurst)} bit/s (120k sent)`);
   assert.ok(afterBurst > 120_000 * 0.9, `cost after the burst ${Math.round(afterBurst)} bit/s (120k sent)`);
+});
+
+test('bytes that arrived before the allocator first asked do not count in the first second', () => {
+  const rates = new LayerRates('video', 3);
+  feedSteadyLayer(rates, 0, 2000); // the producer forwarded for 2 s before anyone asked
+  rates.bitrate(0, 2000);
+  feedSteadyLayer(rates, 2000, 3000);
+  const first = rates.bitrate(0, 3000);
+  assert.ok(Math.abs(first - 120_000) < 10_000, `first measured cost ${Math.round(first)} bit/s (120k sent)`);
 });
 
 test('a paused layer keeps the cost of resuming it, and an unseen one is assumed', () => {
@@ -93,6 +103,20 @@ test('the loss of packets sent before a decrease does not decrease the estimate 
   const fresh = send(stamper, 60, 1000, 800, 10);
   estimator.onFeedback({ ...feedback(fresh, 2, 20), referenceTime: 24 }, stamper, 1400);
   assert.ok(estimator.estimateBps < afterFirst, 'new loss decreases it again');
+});
+
+test('retransmissions take at most a quarter of a constrained downlink, and anything of a free one', () => {
+  const budget = new RetransmissionBudget();
+  let sent = 0;
+  for (let now = 0; now < 1000; now += 5) if (budget.take(1000, now)) sent++;
+  assert.equal(sent, 200, 'an unconstrained downlink: every retransmission asked for');
+  budget.setEstimate(300_000);
+  sent = 0;
+  for (let now = 1000; now < 3000; now += 5) if (budget.take(1000, now)) sent++;
+  // 75 kbit/s for 2 s is 18.75 KB, plus a burst of 250 ms (2.3 KB) at the start.
+  assert.ok(sent >= 18 && sent <= 22, `${sent} retransmissions of 1,000 bytes in 2 s at 300 kbit/s`);
+  budget.setEstimate(Number.POSITIVE_INFINITY);
+  assert.ok(budget.take(60_000, 3000), 'no limit once the estimate is unconstrained again');
 });
 
 /** A downlink bottleneck: FIFO at `linkBps`, tail drop beyond `queueBytes` waiting. */
@@ -257,8 +281,9 @@ test('a NACK for a packet of a layer the slot no longer forwards is not answered
   cache.store(0, 900, packet(900), 10);
   responder.recordSent(11, 0, 900, 0, 0, 0);
   const slot = { ssrc: 1234, payloadType: 96, vp8: false, currentLayer: 0 };
-  assert.equal(responder.retransmission(10, cache, slot, 20), null, 'the old layer: refused');
-  const resent = responder.retransmission(11, cache, slot, 20);
+  const budget = new RetransmissionBudget();
+  assert.equal(responder.retransmission(10, cache, slot, budget, 20), null, 'the old layer: refused');
+  const resent = responder.retransmission(11, cache, slot, budget, 20);
   assert.ok(resent, 'the layer forwarded now: resent');
   assert.equal(resent.readUInt16BE(2), 11);
   assert.equal(responder.refused, 1);

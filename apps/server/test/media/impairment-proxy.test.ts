@@ -338,7 +338,13 @@ test('Chromium publishes and subscribes through the impairment proxy', { timeout
     proxy.clients >= 3,
     'alice (audio, video) and bob each reach the SFU from their own upstream port',
   );
-  assert.ok(proxy.counters('toServer').bytesForwarded > 100_000, "alice's media went through the proxy");
+  // Bob may decode his first frames within 3 s, before alice's uplink has ramped up.
+  await eventually(
+    "100 KB of alice's media through the proxy",
+    async () => proxy.counters('toServer').bytesForwarded,
+    (bytes) => bytes > 100_000,
+    20_000,
+  );
   await alice.close();
   await bob.close();
 });

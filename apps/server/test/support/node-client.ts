@@ -172,10 +172,17 @@ export class NodeClient {
 
   /** Publishes a synthetic track: offer from a node-datachannel peer, answer from the SFU, RTP flowing. */
   async publish(
-    options: { kind?: 'audio' | 'video'; source?: StreamSource; name?: string; send?: SendOptions } = {},
+    options: {
+      kind?: 'audio' | 'video';
+      source?: StreamSource;
+      name?: string;
+      send?: SendOptions;
+      /** Audio: send the audio level extension (level set with `peer.setAudioLevel()`, silence until then). */
+      audioLevel?: boolean;
+    } = {},
   ): Promise<Publication> {
     const kind = options.kind ?? 'video';
-    const peer = await createPublisherPeer({ kind });
+    const peer = await createPublisherPeer({ kind, audioLevelExtension: options.audioLevel === true });
     try {
       const { streamId, sdp } = await this.request<'publish'>({
         type: 'publish',

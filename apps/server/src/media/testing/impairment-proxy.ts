@@ -209,6 +209,10 @@ export class ImpairmentProxy {
     const key = `${client.address}:${client.port}`;
     const existing = this.#upstreams.get(key);
     if (existing || this.#closed || this.#cut.has(key)) return existing ?? null;
+    // Chromium also sends connectivity checks to the proxy's loopback port from its host
+    // candidates on other interfaces (measured: from the machine's eth0 address). Relaying them
+    // would answer that address: tests talk to loopback only, so those checks go nowhere.
+    if (!/^127\./.test(client.address) && client.address !== '::1') return null;
     if (this.#upstreams.size >= this.#maxClients) return null;
     const upstream = createSocket('udp4');
     upstream.on('error', () => {});

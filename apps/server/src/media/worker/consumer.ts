@@ -19,12 +19,13 @@ import { setPayloadType, setSequence, setSsrc, setTimestamp } from '../rtp/packe
 import { buildSenderReport } from '../rtp/rtcp.ts';
 import { NackResponder } from './nack-responder.ts';
 import type { PacketInfo, WorkerProducer } from './producer.ts';
+import type { RetransmissionBudget } from './retransmission-budget.ts';
 import type { TwccSlot, TwccStamper } from './twcc-stamper.ts';
 
 /** How often a slot waiting for another layer re-checks which layers the publisher sends. */
 const LAYER_CHECK_MS = 500;
-/** A resend from the cache has no transport-cc element left to write over: the stamper inserts one. */
-const UNNUMBERED: TwccSlot = { twccAt: -1, twccHeaderBytes: 1 };
+/** A retransmission carries no transport-cc element of its own (the cached one is padded out). */
+const NO_TWCC_ELEMENT: TwccSlot = { twccAt: -1, twccHeaderBytes: 1 };
 
 export class ConsumerSlot {
   readonly mid: string;
@@ -51,6 +52,7 @@ export class ConsumerSlot {
   /** Layer the connection's bandwidth allows (layer-allocator.ts); -1: video paused. */
   #bandwidthLayer = Number.MAX_SAFE_INTEGER;
   readonly #stamper: TwccStamper;
+  readonly #retransmissionBudget: RetransmissionBudget;
   /** Layer to switch to on its next keyframe: the preferred one, or the best one being sent. */
   #targetLayer = 0;
   #nextLayerCheck = 0;
@@ -76,9 +78,11 @@ export class ConsumerSlot {
     rtxSsrc?: number;
     track: Track;
     stamper: TwccStamper;
+    retransmissionBudget: RetransmissionBudget;
   }) {
     this.mid = params.mid;
     this.#stamper = params.stamper;
+    this.#retransmissionBudget = params.retransmissionBudget;
     this.kind = params.kind;
     this.codec = params.codec;
     this.formatParameters = params.formatParameters ?? '';
@@ -183,13 +187,12 @@ export class ConsumerSlot {
     const cache = this.producer?.cache;
     if (!this.#open || !cache) return;
     const now = performance.now();
-    const packet = this.nack.retransmission(sequence, cache, this, now);
+    const packet = this.nack.retransmission(sequence, cache, this, this.#retransmissionBudget, now);
     if (!packet) return;
-    // Numbered like every packet: a resend takes its share of the subscriber's downlink, and the
-    // estimate must see it acknowledged (unnumbered, a 300 kbit/s link busy with resends read as
-    // 130 kbit/s acknowledged, and 0.85 x that paused a low layer that fitted).
-    const out = this.#stamper.stamp(packet, UNNUMBERED);
-    if (this.track.sendMessageBinary(out)) this.#stamper.sent(out.length, now);
+    // Numbered like every other packet on the connection: the browser's feedback then reports
+    // it, and the downlink estimate counts the bytes retransmissions take.
+    const out = this.#stamper.stamp(packet, NO_TWCC_ELEMENT);
+    if (this.#send(out)) this.#stamper.sent(out.length, now);
   }
 
   /** True when VP8 picture ids are rewritten (read by the NACK responder). */
@@ -242,7 +245,7 @@ export class ConsumerSlot {
       this.#tl0PicIdxOffset,
     );
     const out = this.#stamper.stamp(packet, info);
-    if (this.track.sendMessageBinary(out)) {
+    if (this.#send(out)) {
       this.#stamper.sent(out.length, now);
       this.packetsSent++;
       this.bytesSent += packet.length;
@@ -318,6 +321,20 @@ export class ConsumerSlot {
       packetCount: this.packetsSent,
       octetCount: this.bytesSent,
     });
-    this.track.sendMessageBinary(report);
+    this.#send(report);
+  }
+
+  /**
+   * Sends on the subscriber's track. A track that closes under us throws before its close event
+   * arrives: this consumer stops sending from then on, and the producer's loop goes on to the
+   * next consumer instead of losing the packet for all of them.
+   */
+  #send(bytes: Buffer): boolean {
+    try {
+      return this.track.sendMessageBinary(bytes);
+    } catch {
+      this.#open = false;
+      return false;
+    }
   }
 }

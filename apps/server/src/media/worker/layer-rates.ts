@@ -57,7 +57,12 @@ export class LayerRates {
   }
 
   #roll(nowMs: number): void {
-    if (this.#windowStart < 0) this.#windowStart = nowMs;
+    if (this.#windowStart < 0) {
+      // Bytes added before the first read span an unknown time: measured from here on.
+      this.#windowStart = nowMs;
+      this.#bytes.fill(0);
+      return;
+    }
     const elapsed = nowMs - this.#windowStart;
     if (elapsed < RATE_WINDOW_MS) return;
     const slot = this.#windowIndex;

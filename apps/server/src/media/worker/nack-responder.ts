@@ -11,7 +11,8 @@
  *
  * Limits, so a NACK flood cannot turn the SFU into an amplifier: each forwarded packet is sent again
  * at most MAX_RETRANSMISSIONS_PER_PACKET times, and a slot retransmits at most
- * RETRANSMISSIONS_PER_SECOND packets per second (a token bucket holding one second's worth).
+ * RETRANSMISSIONS_PER_SECOND packets per second (a token bucket holding one second's worth). On
+ * a congested downlink the connection's RetransmissionBudget limits them further.
  */
 import {
   emptyVp8Descriptor,
@@ -29,6 +30,7 @@ import {
   timestampOf,
 } from '../rtp/packet.ts';
 import { PACKET_CACHE_SLOT_BYTES, type PacketCache } from './packet-cache.ts';
+import type { RetransmissionBudget } from './retransmission-budget.ts';
 
 /** Outgoing packets remembered per slot: above the cache's reach (512 per layer, 1 s). */
 export const SENT_HISTORY_SIZE = 1024;
@@ -90,6 +92,7 @@ export class NackResponder {
     outSequence: number,
     cache: PacketCache,
     slot: { ssrc: number; payloadType: number; vp8: boolean; currentLayer: number },
+    budget: RetransmissionBudget,
     now: number,
   ): Buffer | null {
     const i = outSequence & HISTORY_MASK;
@@ -97,15 +100,15 @@ export class NackResponder {
       this.#outSequence[i] !== outSequence ||
       this.#retransmissions[i]! >= MAX_RETRANSMISSIONS_PER_PACKET ||
       // The slot switched layers since: the decoder goes on from the new layer's keyframe and has
-      // no use for the old layer's packets (after a downswitch under congestion they were most of
-      // a storm of resends that kept the link overloaded for seconds).
+      // no use for the old layer's packets (after a switch down under congestion they are most of
+      // the NACKs, and would spend the retransmission budget the new layer's losses need).
       this.#layer[i] !== slot.currentLayer
     ) {
       this.refused++;
       return null;
     }
     const source = cache.find(this.#layer[i]!, this.#sourceSequence[i]!, now);
-    if (!source || !this.#takeToken(now)) {
+    if (!source || !this.#takeToken(now) || !budget.take(source.length, now)) {
       this.refused++;
       return null;
     }

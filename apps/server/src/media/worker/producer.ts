@@ -9,6 +9,7 @@
  */
 import type { Track } from 'node-datachannel';
 import type { MediaKind, MediaSource } from '../api.ts';
+import { audioLevelDbov, readAudioLevel } from '../rtp/audio-level.ts';
 import type { CodecInfo, Vp8Descriptor } from '../rtp/codecs.ts';
 import { emptyVp8Descriptor, readVp8Descriptor } from '../rtp/codecs.ts';
 import { readH264Descriptor } from '../rtp/h264.ts';
@@ -27,6 +28,7 @@ import {
   timestampOf,
 } from '../rtp/packet.ts';
 import { buildPli, findSenderReport } from '../rtp/rtcp.ts';
+import { AudioLevelMeter } from './active-speaker-detector.ts';
 import type { ConsumerSlot } from './consumer.ts';
 import { LayerRates } from './layer-rates.ts';
 import { NackGenerator } from './nack-generator.ts';
@@ -58,6 +60,8 @@ export interface ProducerParams {
   nackGatedByFeedback?: boolean;
   /** Header extension id of transport-wide sequence numbers; 0 when not negotiated. */
   transportCcExtensionId?: number;
+  /** Header extension id of the audio level (RFC 6464); 0 when not negotiated. */
+  audioLevelExtensionId?: number;
 }
 
 /** The header fields of the packet being forwarded, read once by the producer for all consumers. */
@@ -96,6 +100,11 @@ export class WorkerProducer {
   readonly #rtx: PublisherRtx | null;
   /** Measured bitrate per layer, for the subscribers' bandwidth allocation. */
   readonly rates: LayerRates;
+  /**
+   * The publisher's audio levels between two samples of the router's active speaker detector;
+   * null unless this is a microphone that sends the audio level extension.
+   */
+  readonly audioLevels: AudioLevelMeter | null;
   packetsReceived = 0;
   bytesReceived = 0;
   keyFrameRequestsSent = 0;
@@ -111,6 +120,7 @@ export class WorkerProducer {
     twccHeaderBytes: 1,
   };
   readonly #transportCcExtensionId: number;
+  readonly #audioLevelExtensionId: number;
   readonly #dropExtensionIds = new Uint8Array(256);
   readonly #hasDropExtensions: boolean;
   readonly #ridExtensionId: number;
@@ -134,6 +144,12 @@ export class WorkerProducer {
     this.#deferredKeyFrameRequest = new Array<NodeJS.Timeout | null>(this.layerCount).fill(null);
     this.#ridExtensionId = params.ridExtensionId ?? 0;
     this.#transportCcExtensionId = params.transportCcExtensionId ?? 0;
+    this.#audioLevelExtensionId = params.audioLevelExtensionId ?? 0;
+    // Screen-share audio is not a person speaking: only microphones compete for the floor.
+    this.audioLevels =
+      params.kind === 'audio' && params.source === 'microphone' && this.#audioLevelExtensionId > 0
+        ? new AudioLevelMeter()
+        : null;
     this.rates = new LayerRates(params.kind, this.layerCount);
     this.#pliThrottleMs = params.pliThrottleMs;
     for (const id of params.connectionScopedExtensionIds) this.#dropExtensionIds[id] = 1;
@@ -194,6 +210,10 @@ export class WorkerProducer {
     if (this.codec.name === 'H264') readH264Descriptor(packet, payloadOffset, info.vp8);
     else if (this.kind === 'video') readVp8Descriptor(packet, payloadOffset, info.vp8);
     this.#findTransportCc(packet, info);
+    if (this.audioLevels) {
+      const level = readAudioLevel(packet, this.#audioLevelExtensionId);
+      if (level >= 0) this.audioLevels.add(audioLevelDbov(level));
+    }
     if (this.#hasDropExtensions) padHeaderExtensions(packet, this.#dropExtensionIds);
     this.cache?.store(layer, info.sequence, packet, now);
     const consumers = this.consumers;

@@ -5,6 +5,7 @@
  */
 import type { PeerConnection, Track } from 'node-datachannel';
 import type { IceCandidateInit, MediaKind, MediaSource, TransportStats } from '../api.ts';
+import { AUDIO_LEVEL_URI } from '../rtp/audio-level.ts';
 import { isRtcp } from '../rtp/packet.ts';
 import { TRANSPORT_CC_URI } from '../rtp/twcc.ts';
 import {
@@ -97,6 +98,7 @@ export class PublisherTransport {
       repairedRidExtensionId: extensionId(REPAIRED_RTP_STREAM_ID_URI),
       nackGatedByFeedback: transportCcId > 0,
       transportCcExtensionId: transportCcId,
+      audioLevelExtensionId: extensionId(AUDIO_LEVEL_URI),
     });
     const transport = new PublisherTransport(ctx, params, producer, onClose);
     transport.#transportCcId = transportCcId;

@@ -4,6 +4,7 @@
  */
 import { ConclaveError } from '@conclave/protocol/errors';
 import type { MediaKind, MediaSource } from '../api.ts';
+import { ACTIVE_SPEAKER, ActiveSpeakerDetector } from './active-speaker-detector.ts';
 import type { WorkerContext } from './context.ts';
 import { DYNACAST, Dynacast } from './dynacast.ts';
 import { guard } from './guard.ts';
@@ -22,6 +23,8 @@ export class WorkerRouter {
   readonly #onTransportClosed: (transportId: string) => void;
   readonly #dynacast: Dynacast;
   readonly #dynacastTimer: NodeJS.Timeout;
+  readonly #speakers = new ActiveSpeakerDetector();
+  readonly #speakerTimer: NodeJS.Timeout;
 
   constructor(ctx: WorkerContext, id: string, onTransportClosed: (transportId: string) => void) {
     this.#ctx = ctx;
@@ -33,6 +36,31 @@ export class WorkerRouter {
       DYNACAST.sweepMs,
     );
     this.#dynacastTimer.unref();
+    this.#speakerTimer = setInterval(
+      guard('active speaker', () => this.#sampleSpeakers(performance.now())),
+      ACTIVE_SPEAKER.sampleMs,
+    );
+    this.#speakerTimer.unref();
+  }
+
+  /** Takes every microphone's audio levels since the last sample; reports the speakers when they change. */
+  #sampleSpeakers(nowMs: number): void {
+    const samples: [string, number][] = [];
+    for (const producer of this.producers.values()) {
+      if (producer.audioLevels && !producer.closed) samples.push([producer.id, producer.audioLevels.take()]);
+    }
+    const speakers = this.#speakers.update(nowMs, samples);
+    if (!speakers) return;
+    this.#ctx.emit({
+      type: 'event',
+      name: 'activespeakers',
+      routerId: this.id,
+      speakers: speakers.map(({ id, level }) => ({
+        producerId: id,
+        participantId: this.producers.get(id)?.participantId ?? '',
+        level,
+      })),
+    });
   }
 
   async createPublisherTransport(params: {
@@ -101,6 +129,7 @@ export class WorkerRouter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.#dynacastTimer);
+    clearInterval(this.#speakerTimer);
     for (const transport of [...this.publishers.values()]) transport.close('router');
     for (const transport of [...this.subscribers.values()]) transport.close('router');
   }

@@ -38,6 +38,7 @@ import { DownlinkEstimator, forEachTransportFeedback } from './downlink-estimato
 import { guard } from './guard.ts';
 import { ALLOCATION, type AllocationChanges, LayerAllocator } from './layer-allocator.ts';
 import type { WorkerProducer } from './producer.ts';
+import { RetransmissionBudget } from './retransmission-budget.ts';
 import { addCandidate, baseStats, type CloseReason } from './transport-common.ts';
 import { SUBSCRIBER_TRANSPORT_CC_ID, TwccStamper } from './twcc-stamper.ts';
 
@@ -58,6 +59,7 @@ export class SubscriberTransport {
   readonly #stamper = new TwccStamper();
   readonly #estimator = new DownlinkEstimator();
   readonly #allocator = new LayerAllocator();
+  readonly #retransmissionBudget = new RetransmissionBudget();
   readonly #allocationTimer: NodeJS.Timeout;
 
   constructor(
@@ -120,6 +122,7 @@ export class SubscriberTransport {
       rtxSsrc,
       track,
       stamper: this.#stamper,
+      retransmissionBudget: this.#retransmissionBudget,
     });
     track.onOpen(guard('subscriber track open', () => slot.onTrackOpen()));
     track.onClosed(guard('subscriber track closed', () => slot.onTrackClosed()));
@@ -159,6 +162,7 @@ export class SubscriberTransport {
     if (this.closed || !this.#stamper.enabled || this.#stamper.stamped === 0) return;
     this.#estimator.onIdle(this.#stamper, performance.now());
     const estimate = this.#estimator.constrained ? this.#estimator.estimateBps : Number.POSITIVE_INFINITY;
+    this.#retransmissionBudget.setEstimate(estimate);
     const changes = this.#allocator.allocate(estimate, this.slots, performance.now());
     this.#reportPauses(changes);
   }

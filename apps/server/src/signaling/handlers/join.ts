@@ -39,6 +39,7 @@ export async function join(ctx: HandlerContext, msg: ClientMessageOf<'join'>): P
   } else {
     room.add(participant);
   }
+  room.sendActiveSpeakers(participant);
   return REPLIED;
 }
 

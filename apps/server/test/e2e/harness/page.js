@@ -48,6 +48,7 @@ function watch(session) {
   session.on('decryptionFailed', (e) =>
     record('decryptionFailed', { connectionId: e.connectionId, reason: e.reason }),
   );
+  session.on('activeSpeakersChanged', (speakers) => record('activeSpeakersChanged', { speakers }));
 }
 
 /** Mean brightness of the current frame, sampled through a canvas (0 = black). */
@@ -170,6 +171,33 @@ window.harness = {
     } catch (error) {
       return { error: error.code ?? String(error) };
     }
+  },
+  /**
+   * A steady 440 Hz tone published as the microphone, its loudness set by `gain` (a sine at gain
+   * g is 20*log10(g/sqrt(2)) dBov). WebAudio, not the fake device: no echo cancellation, noise
+   * suppression or gain control between the tone and the encoder, so the level is what we set.
+   */
+  async publishTone(gain, name) {
+    try {
+      const audio = new AudioContext();
+      const oscillator = audio.createOscillator();
+      oscillator.frequency.value = 440;
+      state.toneGain = audio.createGain();
+      state.toneGain.gain.value = gain;
+      const destination = audio.createMediaStreamDestination();
+      oscillator.connect(state.toneGain).connect(destination);
+      oscillator.start();
+      await audio.resume();
+      const publisher = await state.session.publish({ audio: destination.stream.getAudioTracks()[0], name });
+      state.publishers.push(publisher);
+      return { streamIds: publisher.streamIds };
+    } catch (error) {
+      return { error: error.code ?? String(error) };
+    }
+  },
+  setToneGain(gain) {
+    state.toneGain.gain.value = gain;
+    return gain;
   },
   async setPreferredLayer(streamId, layer) {
     try {
