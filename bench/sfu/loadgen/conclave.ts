@@ -33,7 +33,11 @@ export class ConclaveDriver implements LoadDriver {
   async publish(track: TrackRef, attempt: number): Promise<Publication> {
     const client = await this.#connect(`${track}#${attempt}`, 'publisher');
     try {
-      const { streamId, peer } = await client.publish({ kind: parseTrackRef(track).kind, name: track });
+      const { streamId, peer } = await client.publish({
+        kind: parseTrackRef(track).kind,
+        name: track,
+        transportCc: true, // as a browser publisher (driver.ts)
+      });
       this.#streamIds.set(track, streamId);
       return { peer, close: () => this.#close(client) };
     } catch (err) {

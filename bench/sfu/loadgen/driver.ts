@@ -21,7 +21,12 @@ export interface Subscription {
  */
 export interface LoadDriver {
   prepare(): Promise<void>;
-  /** Starts synthetic RTP at realistic rates (video ~150 packets/s with keyframes, audio 50). */
+  /**
+   * Starts synthetic RTP at realistic rates (video ~150 packets/s with keyframes, audio 50), each
+   * packet numbered with a transport-wide sequence number as a browser's are: both SFUs then read
+   * it and send transport-cc feedback, and Conclave writes its own number for each subscriber in
+   * place instead of inserting the element.
+   */
   publish(track: TrackRef, attempt: number): Promise<Publication>;
   /** Resolves once the subscription is negotiated (the connection may still be connecting). */
   subscribe(subscriberId: string, tracks: TrackRef[], attempt: number): Promise<Subscription>;

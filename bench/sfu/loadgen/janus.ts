@@ -44,7 +44,7 @@ export class JanusDriver implements LoadDriver {
 
   async publish(track: TrackRef, attempt: number): Promise<Publication> {
     const handle = await this.#attach();
-    const peer = await createPublisherPeer({ kind: parseTrackRef(track).kind });
+    const peer = await createPublisherPeer({ kind: parseTrackRef(track).kind, transportCcExtension: true });
     const close = this.#closer(handle, peer);
     try {
       const joined = await handle.message(

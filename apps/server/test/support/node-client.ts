@@ -179,10 +179,16 @@ export class NodeClient {
       send?: SendOptions;
       /** Audio: send the audio level extension (level set with `peer.setAudioLevel()`, silence until then). */
       audioLevel?: boolean;
+      /** Number every packet with a transport-wide sequence number, as a browser does. */
+      transportCc?: boolean;
     } = {},
   ): Promise<Publication> {
     const kind = options.kind ?? 'video';
-    const peer = await createPublisherPeer({ kind, audioLevelExtension: options.audioLevel === true });
+    const peer = await createPublisherPeer({
+      kind,
+      audioLevelExtension: options.audioLevel === true,
+      transportCcExtension: options.transportCc === true,
+    });
     try {
       const { streamId, sdp } = await this.request<'publish'>({
         type: 'publish',

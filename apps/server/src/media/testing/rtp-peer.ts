@@ -105,6 +105,11 @@ export interface PublisherPeerOptions {
   payloadType?: number;
   /** Audio: offers ssrc-audio-level (RFC 6464) and sends `setAudioLevel()`'s level on every packet. */
   audioLevelExtension?: boolean;
+  /**
+   * Offers transport-wide congestion control and numbers every packet (id 8), as a browser's
+   * publisher always does; the SFU then sends this peer transport-cc feedback.
+   */
+  transportCcExtension?: boolean;
 }
 
 export interface SendOptions {
@@ -181,6 +186,13 @@ export async function createPublisherPeer(options: PublisherPeerOptions): Promis
       `$1a=extmap:${TEST_AUDIO_LEVEL_EXTENSION_ID} ${AUDIO_LEVEL_URI}\r\n`,
     );
     extensions.audioLevelId = TEST_AUDIO_LEVEL_EXTENSION_ID;
+  }
+  if (options.transportCcExtension) {
+    offer = offer.replace(
+      /(a=mid:0\r?\n)/,
+      `$1a=extmap:${TEST_TRANSPORT_CC_EXTENSION_ID} ${TRANSPORT_CC_URI}\r\na=rtcp-fb:${payloadType} transport-cc\r\n`,
+    );
+    extensions.transportCc = { id: TEST_TRANSPORT_CC_EXTENSION_ID, next: 0 };
   }
   const sender = new SyntheticSender(track, kind, ssrc, payloadType, extensions);
   track.onMessage(guard('test publisher rtcp', (message: Buffer) => sender.onRtcp(message)));
