@@ -5,9 +5,11 @@
  *
  * - Loss: over each update window (at least UPDATE_INTERVAL_MS and MIN_PACKETS_FOR_LOSS packets)
  *   the fraction of reported packets that did not arrive. Above 10%: estimate *= 1 - loss/2
- *   (GCC's rule). Below 2%: the estimate may grow. In between: hold. After any decrease only
- *   packets sent since count: the loss of those sent at the old rate keeps arriving in feedback
- *   for a round trip and a queue's drain, and would decrease the estimate again and again.
+ *   (GCC's rule), but not below 0.85 x the acknowledged rate (what overuse would set: an
+ *   overflowing queue still delivers the link's rate). Below 2%: the estimate may grow. In
+ *   between: hold. After any decrease only packets sent since count: the loss of those sent at
+ *   the old rate keeps arriving in feedback for a round trip and a queue's drain, and would
+ *   decrease the estimate again and again.
  * - Delay gradient: packets are grouped by send time (5 ms bursts, as GCC); for consecutive groups
  *   the one-way delay variation d = (arrival delta) - (send delta) is accumulated, smoothed
  *   (alpha 0.9) and a least-squares slope fitted over the last 20 groups (GCC's trendline
@@ -56,6 +58,10 @@ export const ESTIMATOR = {
   overuseThreshold: 12.5,
   /** The trend must stay above the threshold this long (GCC: 10 ms; longer against event-loop stalls). */
   overuseTimeMs: 100,
+  /** Growth held at the ceiling this long, with no congestion signal: unconstrained again. */
+  releaseAfterMs: 2000,
+  /** Nothing sent for this long: no feedback can come (see onIdle). */
+  idleAfterMs: 1000,
 } as const;
 
 /** What happened in the latest update, for stats and tests. */
@@ -97,6 +103,8 @@ export class DownlinkEstimator {
   #nextSent = 0;
   /** Packets numbered below this were sent before the latest decrease: their loss is not counted. */
   #lossFence = 0;
+  /** Since when growth has been held at the ceiling with no congestion signal; -1: it is not. */
+  #cappedSince = -1;
 
   /** Reads one feedback packet: loss counts, acknowledged bytes and the delay trend. */
   onFeedback(feedback: TransportFeedback, sent: TwccStamper, nowMs: number): void {
@@ -175,12 +183,17 @@ export class DownlinkEstimator {
     }
     const acked = this.ackedBps;
     if (!this.constrained) this.estimateBps = clamp(Math.max(this.estimateBps, acked));
+    let capped = false;
     if (this.#overusing) {
       this.signal = 'overuse';
       if (acked > 0) this.#decrease(Math.min(this.estimateBps, ESTIMATOR.overuseBackoff * acked), nowMs);
     } else if (this.lossFraction > ESTIMATOR.lossDecreaseAbove) {
       this.signal = 'loss';
-      this.#decrease(this.estimateBps * (1 - this.lossFraction / 2), nowMs);
+      // Never below what overuse would set: when a queue overflows, the link still delivered what
+      // was acknowledged, and halving on top of that (the loss of packets sent while the SFU was
+      // still switching down) paused a low layer that fitted.
+      const floor = Math.min(this.estimateBps, ESTIMATOR.overuseBackoff * acked);
+      this.#decrease(Math.max(floor, this.estimateBps * (1 - this.lossFraction / 2)), nowMs);
       this.lossFraction = 0; // one decrease per measured window
     } else if (this.#trendValue < -ESTIMATOR.overuseThreshold) {
       this.signal = 'underuse';
@@ -190,9 +203,61 @@ export class DownlinkEstimator {
         const steps = Math.min(elapsed / ESTIMATOR.updateIntervalMs, 5);
         const grown = this.estimateBps * ESTIMATOR.increaseFactor ** steps;
         const ceiling = ESTIMATOR.maxOverAcked * acked + ESTIMATOR.probeHeadroomBps;
-        this.estimateBps = clamp(Math.max(this.estimateBps, Math.min(grown, ceiling)));
+        // What the link carried over the last second with no queue building or draining, it
+        // carries: after a layer step up works out, the estimate covers the new layer at once
+        // (growing towards it, the allocator would take the step back as a failed one).
+        this.estimateBps = clamp(Math.max(this.estimateBps, Math.min(grown, ceiling), acked));
+        capped = grown >= ceiling;
       }
     }
+    this.#release(capped, nowMs);
+  }
+
+  /**
+   * Growth held at the ceiling for RELEASE_AFTER_MS with no congestion signal: the link carries
+   * everything sent with room to spare, and only sending more can show how much more. The next
+   * layer up is often 3-5 times the one forwarded, beyond 2 x acknowledged + 500 kbit/s: the
+   * estimate alone would never reach it again and the subscriber would stay a layer down for
+   * good. So the connection counts as unconstrained again, as at the start of a call; the
+   * allocator's next upgrade (after its backoff) is the probe, and the loss or overuse it causes
+   * makes the estimate binding again.
+   */
+  #release(capped: boolean, nowMs: number): void {
+    if (!capped || !this.constrained) {
+      this.#cappedSince = -1;
+      return;
+    }
+    if (this.#cappedSince < 0) this.#cappedSince = nowMs;
+    else if (nowMs - this.#cappedSince >= ESTIMATOR.releaseAfterMs) {
+      this.constrained = false;
+      this.#cappedSince = -1;
+    }
+  }
+
+  /**
+   * Called on the allocation timer. When nothing has been sent for IDLE_AFTER_MS (every video of
+   * the connection paused and no audio), no feedback can come and the estimate would stay where
+   * the last decrease left it: the paused video would never resume. The signals of that time
+   * are dropped and the estimate grows as in a normal update, so the allocator's resume (after
+   * its backoff) becomes the probe.
+   */
+  onIdle(sent: TwccStamper, nowMs: number): void {
+    if (!this.constrained || sent.stamped === 0) return;
+    if (nowMs - sent.sentAt(sent.nextSequence - 1) < ESTIMATOR.idleAfterMs) return;
+    if (nowMs - this.#lastUpdateAt < ESTIMATOR.updateIntervalMs) return;
+    this.#group = null;
+    this.#previousGroup = null;
+    this.#accumulatedDelay = 0;
+    this.#smoothedDelay = 0;
+    this.#groups = 0;
+    this.#trend.length = 0;
+    this.#trendValue = 0;
+    this.#overuseSince = -1;
+    this.#overusing = false;
+    this.#windowReceived = 0;
+    this.#windowLost = 0;
+    this.lossFraction = 0;
+    this.#update(nowMs);
   }
 
   #decrease(to: number, nowMs: number): void {
@@ -204,6 +269,7 @@ export class DownlinkEstimator {
     this.#windowLost = 0;
     this.estimateBps = clamp(to);
     this.#holdUntil = nowMs + ESTIMATOR.holdAfterDecreaseMs;
+    this.#cappedSince = -1;
   }
 }
 

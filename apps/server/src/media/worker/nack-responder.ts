@@ -91,12 +91,19 @@ export class NackResponder {
   retransmission(
     outSequence: number,
     cache: PacketCache,
-    slot: { ssrc: number; payloadType: number; vp8: boolean },
+    slot: { ssrc: number; payloadType: number; vp8: boolean; currentLayer: number },
     budget: RetransmissionBudget,
     now: number,
   ): Buffer | null {
     const i = outSequence & HISTORY_MASK;
-    if (this.#outSequence[i] !== outSequence || this.#retransmissions[i]! >= MAX_RETRANSMISSIONS_PER_PACKET) {
+    if (
+      this.#outSequence[i] !== outSequence ||
+      this.#retransmissions[i]! >= MAX_RETRANSMISSIONS_PER_PACKET ||
+      // The slot switched layers since: the decoder goes on from the new layer's keyframe and has
+      // no use for the old layer's packets (after a switch down under congestion they are most of
+      // the NACKs, and would spend the retransmission budget the new layer's losses need).
+      this.#layer[i] !== slot.currentLayer
+    ) {
       this.refused++;
       return null;
     }

@@ -160,6 +160,7 @@ export class SubscriberTransport {
   /** Shares the estimate among the consumers; tells the client which videos paused or resumed. */
   #allocate(): void {
     if (this.closed || !this.#stamper.enabled || this.#stamper.stamped === 0) return;
+    this.#estimator.onIdle(this.#stamper, performance.now());
     const estimate = this.#estimator.constrained ? this.#estimator.estimateBps : Number.POSITIVE_INFINITY;
     this.#retransmissionBudget.setEstimate(estimate);
     const changes = this.#allocator.allocate(estimate, this.slots, performance.now());
