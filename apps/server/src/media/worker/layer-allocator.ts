@@ -13,10 +13,14 @@
  *
  * Hysteresis: going above what a consumer has now (a layer up, or resuming) needs the new total
  * to fit with UPGRADE_HEADROOM to spare, and is not tried before the backoff after the last
- * bandwidth downgrade has passed. The backoff starts at 2 s and doubles (up to 16 s) every time a
+ * bandwidth downgrade has passed. The backoff starts at 2 s and doubles (up to 4 s) every time a
  * downgrade follows an upgrade within 10 s (the upgrade did not fit: the link is at its limit), and
  * goes back to 2 s otherwise. Each upgrade is thereby also the probe that shows whether the link
- * has room again: the SFU sends no padding probes.
+ * has room again: the SFU sends no padding probes. The cap of 4 s is what keeps the climb after a
+ * link recovers under 10 s (backoff, then about 4 s of steps and keyframes); with 16 s a probe
+ * that failed just before the recovery held the subscriber a layer down for 12 s (measured in
+ * Chromium, e2e/impaired-call.test.ts). The price: near a layer boundary, a failed probe (a short
+ * freeze of the switch back down) every 4-6 s instead of every 16.
  */
 import type { MediaKind } from '../api.ts';
 import type { WorkerProducer } from './producer.ts';
@@ -25,7 +29,7 @@ export const ALLOCATION = {
   intervalMs: 500,
   upgradeHeadroom: 1.15,
   initialBackoffMs: 2000,
-  maxBackoffMs: 16_000,
+  maxBackoffMs: 4000,
   failedUpgradeWindowMs: 10_000,
 } as const;
 
