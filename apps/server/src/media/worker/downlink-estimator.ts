@@ -20,9 +20,10 @@
  *   estimate = 0.85 x the bitrate the browser acknowledged receiving over the last second.
  *   Below -12.5 (a queue draining) the estimate holds.
  *
- * Growth, when neither signal objects: x1.05 per update (about +28% per second at 5 updates per
- * second; faster than GCC's 8%/s because the SFU does not probe with padding, so each layer step
- * up is itself the probe), never above 2 x the acknowledged rate + 500 kbit/s, and not during
+ * Growth, when neither signal objects: x1.08 per update (about +47% per second at 5 updates per
+ * second; much faster than GCC's 8%/s because the SFU does not probe with padding, so each layer
+ * step up is itself the probe, and the climb back to the high layer after a link recovers must
+ * take under 10 s: measured in Chromium 4.3-5.8 s, against 4.2-9.8 s at x1.05), never above 2 x the acknowledged rate + 500 kbit/s, and not during
  * HOLD_AFTER_DECREASE_MS after a decrease (the queue needs time to drain before the delay signal
  * means anything again). Floor 30 kbit/s, ceiling 20 Mbit/s.
  *
@@ -45,7 +46,7 @@ export const ESTIMATOR = {
   minPacketsForLoss: 20,
   lossDecreaseAbove: 0.1,
   lossIncreaseBelow: 0.02,
-  increaseFactor: 1.05,
+  increaseFactor: 1.08,
   overuseBackoff: 0.85,
   ackedRateWindowMs: 1000,
   maxOverAcked: 2,
@@ -59,7 +60,7 @@ export const ESTIMATOR = {
   /** The trend must stay above the threshold this long (GCC: 10 ms; longer against event-loop stalls). */
   overuseTimeMs: 100,
   /** Growth held at the ceiling this long, with no congestion signal: unconstrained again. */
-  releaseAfterMs: 2000,
+  releaseAfterMs: 1500,
   /** Nothing sent for this long: no feedback can come (see onIdle). */
   idleAfterMs: 1000,
 } as const;
