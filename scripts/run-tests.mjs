@@ -5,10 +5,13 @@
 //
 // Two phases: first the files that drive no browser, two at a time; then the files that start
 // Chromium, one at a time. Several Chromium instances at once on a two-core machine freeze video
-// for a second or more, and those tests measure freezes (a key ratchet, a layer switch).
+// for a second or more, and those tests measure freezes (a key ratchet, a layer switch). The
+// browser phase runs in a network namespace with loopback only (scripts/loopback-netns.mjs says
+// why); none of those files needs PostgreSQL or Redis, which stay outside it.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { inLoopbackNamespace } from './loopback-netns.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const roots = ['packages', 'apps', 'examples'];
@@ -29,8 +32,11 @@ function drivesBrowser(file) {
   return /playwright-core|requireChromium|chromium-support|e2e\/support/.test(source);
 }
 
-/** Runs one phase; resolves with its pass and fail counts, read off the spec reporter's summary. */
-function runPhase(files, concurrency) {
+/**
+ * Runs one phase, inside a loopback-only network namespace when `isolate` is set; resolves with
+ * its pass and fail counts, read off the spec reporter's summary.
+ */
+function runPhase(files, concurrency, isolate = false) {
   const args = [
     '--import',
     'tsx',
@@ -45,7 +51,8 @@ function runPhase(files, concurrency) {
     ...files,
   ];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
+    const [command, ...argv] = isolate ? isolated(process.execPath, args) : [process.execPath, ...args];
+    const child = spawn(command, argv, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
     const counts = { passed: 0, failed: 0, exitCode: 0 };
     let pending = '';
     child.stdout.on('data', (chunk) => {
@@ -65,6 +72,22 @@ function runPhase(files, concurrency) {
   });
 }
 
+/**
+ * The argv for a browser phase in its own namespace. Without one, CI fails (the rule is loopback
+ * only, ever); a developer's machine runs the phase on its own network, with a warning.
+ */
+function isolated(command, args) {
+  const { argv, reason } = inLoopbackNamespace(command, args);
+  if (argv) return argv;
+  const message = `cannot create a loopback-only network namespace (${reason})`;
+  if (process.env.CI) {
+    console.error(`${message}: the browser tests would see this machine's other addresses`);
+    process.exit(1);
+  }
+  console.warn(`warning: ${message}; the browser tests run on this machine's network`);
+  return [command, ...args];
+}
+
 const filters = process.argv.slice(2);
 const files = roots
   .flatMap((r) => findTests(join(root, r), []))
@@ -79,7 +102,7 @@ const otherFiles = files.filter((f) => !browserFiles.includes(f));
 const concurrency = Number(process.env.CONCLAVE_TEST_CONCURRENCY ?? 2);
 const phases = [];
 if (otherFiles.length > 0) phases.push(await runPhase(otherFiles, concurrency));
-if (browserFiles.length > 0) phases.push(await runPhase(browserFiles, 1));
+if (browserFiles.length > 0) phases.push(await runPhase(browserFiles, 1, true));
 const passed = phases.reduce((sum, p) => sum + p.passed, 0);
 const failed = phases.reduce((sum, p) => sum + p.failed, 0);
 const exitCode = phases.find((p) => p.exitCode !== 0)?.exitCode ?? 0;

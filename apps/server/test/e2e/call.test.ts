@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { isLoopbackAddress } from '../../src/turn/coturn-config.ts';
 import {
   chromiumPresent,
   delay,
@@ -19,6 +20,10 @@ import {
   requireChromium,
   startE2eServer,
 } from './support.ts';
+
+interface HarnessStats {
+  subscriber: Record<string, unknown>[];
+}
 
 /** A picture whose mean brightness is above this is not black (the fake camera is bright). */
 const NOT_BLACK = 20;
@@ -113,6 +118,23 @@ describe('routed call in Chromium', { timeout: 240_000 }, () => {
     await assertReceivesFrom('alice', ['bob', 'carol']);
     await assertReceivesFrom('bob', ['alice', 'carol']);
     await assertReceivesFrom('carol', ['alice', 'bob']);
+    // npm test runs this file where loopback is the only interface (scripts/loopback-netns.mjs):
+    // every candidate the browser gathered or was offered must then be a loopback address. On a
+    // host network Chromium also gathers the Ethernet address, and the SFU answers checks from it.
+    if (process.env.CONCLAVE_LOOPBACK_NETNS) {
+      for (const name of ['alice', 'bob', 'carol']) {
+        const addresses = await people[name]!.p.page.evaluate(async () => {
+          const harness = (window as unknown as { harness: { stats(): Promise<HarnessStats> } }).harness;
+          const { subscriber } = await harness.stats();
+          return subscriber
+            .filter((s) => s.type === 'local-candidate' || s.type === 'remote-candidate')
+            .map((s) => String(s.address));
+        });
+        assert.ok(addresses.length > 0, `${name} has ICE candidates`);
+        const other = addresses.filter((a) => !isLoopbackAddress(a));
+        assert.deepEqual(other, [], `${name}'s candidates are loopback only`);
+      }
+    }
   });
 
   it('a subscriber-only participant sees everyone and is refused when it publishes', async (t) => {

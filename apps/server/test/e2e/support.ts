@@ -257,6 +257,12 @@ export async function openParticipant(
   };
 }
 
+/** The ICE candidate pair a participant's receiving connection uses (harness `selectedPath`). */
+export interface SelectedPath {
+  local: { address: string; port: number; type: string };
+  remote: { address: string; port: number; type: string };
+}
+
 export interface Received {
   /** Video only: width of the last decoded frame, and the time frozen (freeze statistics, s). */
   frameWidth: number;

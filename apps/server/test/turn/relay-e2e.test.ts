@@ -19,15 +19,11 @@ import {
   type Participant,
   type Received,
   requireChromium,
+  type SelectedPath,
   startE2eServer,
 } from '../e2e/support.ts';
 import { requireComponent } from '../support/env.ts';
 import { coturnInstalled, launchTrusting, startTestCoturn, type TestCoturn } from './fixture.ts';
-
-interface Path {
-  local: { address: string; port: number; type: string };
-  remote: { address: string; port: number; type: string };
-}
 
 const transports = [
   {
@@ -105,7 +101,7 @@ describe('Chromium call relayed through coturn', { timeout: 360_000 }, () => {
           list.some((r) => r.connectionId === ann.connectionId && r.kind === 'video' && r.framesDecoded > 10),
         40_000,
       );
-      const path = await ben.p.call<Path | null>('selectedPath');
+      const path = await ben.p.call<SelectedPath | null>('selectedPath');
       assert.equal(path?.local.type, 'relay', `ben's media goes through the relay: ${JSON.stringify(path)}`);
       assert.equal(path?.remote.address, '127.0.0.1');
       const relayProtocol = await ben.p.page.evaluate(async () => {
