@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import type { Router } from '@conclave/server/media/api';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { requireComponent } from '../support/env.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -14,8 +14,21 @@ export function requireChromium(t: TestContext): boolean {
   return requireComponent(t, 'chromium', existsSync(CHROMIUM));
 }
 
-export function launch(): Promise<Browser> {
-  return chromium.launch({
+/** The part of a browser these tests use: pages that may gather local ICE candidates. */
+export interface MediaBrowser {
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/**
+ * Chromium with one context whose pages hold camera and microphone permission. Without it
+ * Chromium hides local addresses behind mDNS names and gathers only on the default route's
+ * interface; in a loopback-only namespace (how npm test runs these files) that means never
+ * finishing gathering. A page allowed the camera gathers loopback host candidates, as the
+ * browser SDK's pages do after getUserMedia.
+ */
+export async function launch(): Promise<MediaBrowser> {
+  const browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
       '--allow-loopback-in-peer-connection',
@@ -23,6 +36,8 @@ export function launch(): Promise<Browser> {
       '--force-fieldtrials=WebRTC-IPv6Default/Disabled/',
     ],
   });
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  return { newPage: () => context.newPage(), close: () => browser.close() };
 }
 
 export interface CanvasOptions {
