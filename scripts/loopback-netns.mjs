@@ -10,6 +10,7 @@
 // Needs util-linux's `unshare` and iproute2's `ip`; as root a plain network namespace, otherwise
 // one inside a user namespace (where the kernel allows unprivileged user namespaces).
 import { spawn, spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 const asRoot = process.getuid?.() === 0;
 const unshareArgs = asRoot ? ['--net'] : ['--net', '--map-root-user'];
@@ -17,8 +18,8 @@ const unshareArgs = asRoot ? ['--net'] : ['--net', '--map-root-user'];
 const shellPrefix = ['sh', '-c', 'ip link set lo up && exec "$@"', 'sh'];
 
 /**
- * The argv that runs `command args...` inside a loopback-only namespace, or null with the reason
- * when this machine cannot create one.
+ * `{ argv }` that runs `command args...` inside a loopback-only namespace, or `{ argv: null,
+ * reason }` when this machine cannot create one.
  */
 export function inLoopbackNamespace(command, args) {
   const probe = spawnSync('unshare', [...unshareArgs, ...shellPrefix, 'true'], { stdio: 'pipe' });
@@ -42,7 +43,7 @@ export function inLoopbackNamespace(command, args) {
 // As a command: `node scripts/loopback-netns.mjs <command> [args...]` runs the command in such a
 // namespace (the benchmarks use it) and exits with its status. Without one it refuses, unless
 // CONCLAVE_ALLOW_HOST_NETWORK=1 accepts running on this machine's network.
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [command, ...args] = process.argv.slice(2);
   if (!command) {
     console.error('usage: node scripts/loopback-netns.mjs <command> [args...]');

@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { FeedbackPacketStatus } from '@conclave/server/media/rtp/twcc';
 import { DownlinkEstimator } from '@conclave/server/media/worker/downlink-estimator';
+import { type AllocatableSlot, LayerAllocator } from '@conclave/server/media/worker/layer-allocator';
 import { LayerRates } from '@conclave/server/media/worker/layer-rates';
 import { NackResponder } from '@conclave/server/media/worker/nack-responder';
 import { PacketCache } from '@conclave/server/media/worker/packet-cache';
+import type { WorkerProducer } from '@conclave/server/media/worker/producer';
 import { RetransmissionBudget } from '@conclave/server/media/worker/retransmission-budget';
 import { TwccStamper } from '@conclave/server/media/worker/twcc-stamper';
 
@@ -287,4 +289,63 @@ test('a NACK for a packet of a layer the slot no longer forwards is not answered
   assert.ok(resent, 'the layer forwarded now: resent');
   assert.equal(resent.readUInt16BE(2), 11);
   assert.equal(responder.refused, 1);
+});
+
+/** A video slot of three simulcast layers costing 150 kbit/s, 500 kbit/s and 1.5 Mbit/s. */
+function threeLayerSlot(): AllocatableSlot & { bandwidthLayer: number; preferredLayer: number } {
+  const costs = [150_000, 500_000, 1_500_000];
+  const producer = { layerCount: 3, rates: { bitrate: (layer: number) => costs[layer]! } };
+  return {
+    kind: 'video',
+    producer: producer as unknown as WorkerProducer,
+    preferredLayer: 2,
+    bandwidthLayer: Number.MAX_SAFE_INTEGER,
+    setBandwidthLayer(layer: number) {
+      this.bandwidthLayer = layer;
+    },
+  };
+}
+
+/** Allocates every 500 ms from `fromMs` for `count` rounds; returns the slot's cap after each. */
+function allocations(
+  allocator: LayerAllocator,
+  slot: AllocatableSlot,
+  estimateBps: number,
+  fromMs: number,
+  count: number,
+) {
+  const caps: number[] = [];
+  for (let i = 0; i < count; i++) {
+    allocator.allocate(estimateBps, [slot], fromMs + i * 500);
+    caps.push(slot.bandwidthLayer);
+  }
+  return caps;
+}
+
+test('once bandwidth held a video down, a released estimate raises it one layer per allocation', () => {
+  // An estimate released after holding at its ceiling is a guess: jumping from the low layer to
+  // the 1.5 Mbit/s one behind a 300 kbit/s link queued seconds of video and paused it (measured in
+  // Chromium). One step at a time, each step is the probe.
+  const allocator = new LayerAllocator();
+  const slot = threeLayerSlot();
+  assert.deepEqual(allocations(allocator, slot, 300_000, 0, 1), [0], 'the low layer fits 300 kbit/s');
+  assert.deepEqual(allocations(allocator, slot, Number.POSITIVE_INFINITY, 10_000, 3), [1, 2, 2]);
+
+  const paused = threeLayerSlot();
+  assert.deepEqual(allocations(allocator, paused, 100_000, 20_000, 1), [-1], 'paused below the floor');
+  assert.deepEqual(allocations(allocator, paused, Number.POSITIVE_INFINITY, 30_000, 3), [0, 1, 2]);
+
+  // A bounded estimate still decides how far: 700 kbit/s fits the middle layer, not the top one.
+  const bounded = threeLayerSlot();
+  allocations(allocator, bounded, 300_000, 40_000, 1);
+  assert.deepEqual(allocations(allocator, bounded, 700_000, 50_000, 3), [1, 1, 1]);
+});
+
+test('a subscriber raising its own cap on a free link goes straight to the layer it asked for', () => {
+  const allocator = new LayerAllocator();
+  const slot = threeLayerSlot();
+  slot.preferredLayer = 0;
+  assert.deepEqual(allocations(allocator, slot, Number.POSITIVE_INFINITY, 0, 1), [0]);
+  slot.preferredLayer = 2;
+  assert.deepEqual(allocations(allocator, slot, Number.POSITIVE_INFINITY, 500, 1), [2]);
 });

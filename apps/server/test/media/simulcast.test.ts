@@ -53,7 +53,15 @@ test('a subscriber capped to the low layer decodes small frames, and switching u
     const high = await pollUntil(stats, (s) => s.frameWidth >= 960, 45_000);
     t.diagnostic(`high: ${high.frameWidth}x${high.frameHeight}, ${high.framesDecoded} frames`);
     assert.ok(high.frameWidth >= 960, `high layer is about 1280 wide: ${high.frameWidth}`);
-    await sleep(2000);
+    // What the SFU forwards meanwhile, for the diagnostics: its estimate and the allowed layer.
+    const downlink: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const d = await subscriber.getDownlinkStats();
+      const c = d.consumers[0];
+      downlink.push(`${d.signal}/${Math.round((d.estimateBps ?? 0) / 1000)}k:${c?.layer}/${c?.wantedLayer}`);
+      await sleep(250);
+    }
+    t.diagnostic(`downlink after the switch (signal/estimate:layer/wanted): ${downlink.join(' ')}`);
     const after = await stats();
     assert.ok(
       after.framesDecoded > high.framesDecoded + 10,

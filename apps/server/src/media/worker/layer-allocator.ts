@@ -12,7 +12,8 @@
  * (consumer.ts), so a change never breaks the picture.
  *
  * Hysteresis: going above what a consumer has now (a layer up, or resuming) needs the new total
- * to fit with UPGRADE_HEADROOM to spare, and is not tried before the backoff after the last
+ * to fit with UPGRADE_HEADROOM to spare, goes one layer per allocation where bandwidth held the
+ * consumer down, and is not tried before the backoff after the last
  * bandwidth downgrade has passed. The backoff starts at 2 s and doubles (up to 4 s) every time a
  * downgrade follows an upgrade within 10 s (the upgrade did not fit: the link is at its limit), and
  * goes back to 2 s otherwise. Each upgrade is thereby also the probe that shows whether the link
@@ -49,10 +50,17 @@ export interface AllocationChanges {
   resumed: AllocatableSlot[];
 }
 
+/** The highest layer a slot asks for: its preference, within what the producer sends. */
+function topOf(slot: AllocatableSlot): number {
+  return Math.min(slot.preferredLayer, slot.producer!.layerCount - 1);
+}
+
 export class LayerAllocator {
   #upgradeNotBefore = 0;
   #backoffMs: number = ALLOCATION.initialBackoffMs;
   #lastUpgradeAt = Number.NEGATIVE_INFINITY;
+  /** Slots the last plan gave less than they asked for. */
+  readonly #heldDown = new WeakSet<AllocatableSlot>();
 
   /** Applies the allocation for `estimateBps`; returns the video consumers paused or resumed. */
   allocate(estimateBps: number, slots: readonly AllocatableSlot[], nowMs: number): AllocationChanges {
@@ -75,6 +83,10 @@ export class LayerAllocator {
       layer < 0 ? 0 : slot.producer!.rates.bitrate(layer, nowMs);
     const fits = (slot: AllocatableSlot, layer: number, extra: number) => {
       if (layer <= slot.bandwidthLayer) return budget >= extra;
+      // Where bandwidth held a slot down, one layer above its cap per allocation, however large
+      // the budget: an estimate released to unconstrained is a guess, and each step up is the
+      // probe that tests it. (A subscriber raising its own cap on a free link goes straight up.)
+      if (layer > slot.bandwidthLayer + 1 && this.#heldDown.has(slot)) return false;
       return mayUpgrade && budget >= extra * ALLOCATION.upgradeHeadroom;
     };
     video.forEach((slot, i) => {
@@ -87,8 +99,7 @@ export class LayerAllocator {
       raised = false;
       video.forEach((slot, i) => {
         const layer = plan[i]!;
-        const top = Math.min(slot.preferredLayer, slot.producer!.layerCount - 1);
-        if (layer < 0 || layer >= top) return;
+        if (layer < 0 || layer >= topOf(slot)) return;
         const extra = cost(slot, layer + 1) - cost(slot, layer);
         if (!fits(slot, layer + 1, extra)) return;
         plan[i] = layer + 1;
@@ -96,6 +107,10 @@ export class LayerAllocator {
         raised = true;
       });
     }
+    video.forEach((slot, i) => {
+      if (plan[i]! < topOf(slot)) this.#heldDown.add(slot);
+      else this.#heldDown.delete(slot);
+    });
     return plan;
   }
 
@@ -108,7 +123,7 @@ export class LayerAllocator {
       const after = plan[i]!;
       if (after === before) return;
       // A cap above the preferred layer changes nothing the subscriber sees: not a downgrade.
-      const top = Math.min(slot.preferredLayer, slot.producer!.layerCount - 1);
+      const top = topOf(slot);
       if (after < Math.min(before, top)) downgraded = true;
       if (after > before && before < top) upgraded = true;
       slot.setBandwidthLayer(after);
