@@ -3,37 +3,17 @@
  * generated from the same schemas it validates with. `npm run docs:openapi`; a test keeps the
  * committed copy in step.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startServer } from '../apps/server/src/app.ts';
-import { loadConfig } from '../apps/server/src/config/index.ts';
+import { writeFile } from 'node:fs/promises';
+import { bootTestServer } from '../apps/server/test/support/server.ts';
 
 export async function fetchOpenApiDocument(): Promise<unknown> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'conclave-openapi-'));
-  const config = loadConfig({
-    argv: [
-      '--port',
-      '0',
-      '--rtc-port',
-      '0',
-      '--media-workers',
-      '1',
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'silent',
-    ],
-    env: {},
-  });
-  const server = await startServer(config);
+  const { url, close } = await bootTestServer({ name: 'openapi' });
   try {
-    const response = await fetch(`${server.url}/v1/openapi.json`);
+    const response = await fetch(`${url}/v1/openapi.json`);
     if (!response.ok) throw new Error(`GET /v1/openapi.json answered ${response.status}`);
     return await response.json();
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -1,22 +1,21 @@
 /**
- * End-to-end support: the real server (startServer, port 0, temp data dir, media workers), the
+ * End-to-end support: the real server (bootTestServer: port 0, temp data dir, a media worker), the
  * real server SDK for tokens, and real Chromium driven through playwright-core. One browser per
  * test file; each participant is its own browser context (own cookies, devices, sockets).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { after, before, type TestContext } from 'node:test';
 import type { CreateSessionRequest, Session } from '@conclave/protocol/rest';
 import { Conclave } from '@conclave/server-sdk';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { type RunningServer, startServer } from '../../src/app.ts';
-import { type DeepPartial, loadConfig } from '../../src/config/index.ts';
+import type { RunningServer } from '../../src/app.ts';
+import type { DeepPartial } from '../../src/config/index.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { ImpairmentProxy } from '../../src/media/testing/impairment-proxy.ts';
 import { pickUdpPort } from '../../src/media/worker/start.ts';
 import { requireComponent } from '../support/env.ts';
+import { bootTestServer } from '../support/server.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const SYSTEM = { id: 'system', source: 'local' };
@@ -81,20 +80,7 @@ export interface E2eServer {
 
 /** Boots the real server on an ephemeral port with its own data dir, and an application for the test. */
 export async function startE2eServer(overrides: DeepPartial<ConfigInput> = {}): Promise<E2eServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'conclave-e2e-'));
-  const config = loadConfig({
-    argv: [],
-    env: {},
-    cwd: dataDir,
-    overrides: {
-      server: { host: '127.0.0.1', port: 0 },
-      dataDir,
-      log: { level: 'warn' },
-      media: { workers: 1, rtcPort: 0, bindAddress: '127.0.0.1' },
-      ...overrides,
-    },
-  });
-  const server = await startServer(config);
+  const { server, close } = await bootTestServer({ name: 'e2e', argv: ['--log-level=warn'], overrides });
   const credentials = await server.control.apps.create(`e2e-${process.pid}-${Date.now()}`, SYSTEM);
   const sdk = new Conclave({ url: server.url, apiKey: credentials.apiKey, apiSecret: credentials.apiSecret });
   return {
@@ -103,10 +89,7 @@ export async function startE2eServer(overrides: DeepPartial<ConfigInput> = {}): 
     sdk,
     apiKey: credentials.apiKey,
     createSession: (options) => server.control.sessions.create(credentials.appId, options, SYSTEM),
-    close: async () => {
-      await server.close();
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    close,
   };
 }
 

@@ -1,21 +1,19 @@
 /**
- * Boots the real server (startServer, port 0, own temp dataDir) on SQLite or on a fresh
+ * Boots the real server (bootTestServer: port 0, own temp dataDir) on SQLite or on a fresh
  * PostgreSQL database, captures everything it logs, and creates applications with the real
  * `conclave` CLI against the same store.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { type RunningServer, startServer } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/index.ts';
+import type { RunningServer } from '../../src/app.ts';
 import type { ApplicationCredentials } from '../../src/control/types.ts';
 import { requireComponent, testPgUrl } from '../support/env.ts';
+import { bootTestServer } from '../support/server.ts';
 
 const run = promisify(execFile);
 const repoRoot = new URL('../../../../', import.meta.url).pathname;
@@ -43,7 +41,6 @@ export async function bootServer(
 ): Promise<TestServer | null> {
   const databaseUrl = dialect === 'postgres' ? await freshPostgresDatabase(t) : '';
   if (databaseUrl === null) return null;
-  const dataDir = await mkdtemp(join(tmpdir(), 'conclave-rest-'));
   let logged = '';
   const logStream = new Writable({
     write(chunk, _encoding, done) {
@@ -51,23 +48,14 @@ export async function bootServer(
       done();
     },
   });
-  const config = loadConfig({
+  const { server, dataDir, close } = await bootTestServer({
+    name: 'rest',
     // Debug level, so the check that no secret is logged sees everything the server can log.
     argv: ['--log.level=debug', ...(options.tlsSelfSigned ? ['--tls-self-signed'] : [])],
-    env: {},
-    cwd: dataDir,
-    overrides: {
-      dataDir,
-      database: { url: databaseUrl },
-      server: { port: 0 },
-      media: { workers: 1, rtcPort: 0 },
-    },
+    overrides: { database: { url: databaseUrl } },
+    logStream,
   });
-  const server = await startServer(config, { logStream });
-  t.after(async () => {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  t.after(close);
   return {
     server,
     url: server.url,

@@ -1,22 +1,20 @@
 /**
- * The real server for abuse tests: startServer on loopback, port 0, its own temp dataDir and
- * SQLite, one media worker on a free UDP port, and whatever config overrides a test needs.
- * Applications are created through the running control plane; REST calls carry fresh JWTs
+ * The real server for abuse tests: bootTestServer (loopback, port 0, its own temp dataDir and
+ * SQLite, one media worker) with that worker on a known free UDP port, and whatever config
+ * overrides a test needs. Applications are created through the running control plane; REST calls carry fresh JWTs
  * signed as the server SDK signs them.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Conclave, secretSigningKey, signJwt } from '@conclave/server-sdk';
-import { type RunningServer, startServer } from '../../src/app.ts';
-import { type DeepPartial, loadConfig } from '../../src/config/index.ts';
+import type { RunningServer } from '../../src/app.ts';
+import type { DeepPartial } from '../../src/config/index.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import type { ApplicationCredentials } from '../../src/control/types.ts';
 import { pickUdpPort } from '../../src/media/worker/start.ts';
 import { NodeClient } from '../support/node-client.ts';
+import { bootTestServer } from '../support/server.ts';
 
 export interface AbuseServer {
   server: RunningServer;
@@ -33,25 +31,13 @@ export async function bootAbuseServer(
   t: TestContext,
   overrides: DeepPartial<ConfigInput> = {},
 ): Promise<AbuseServer> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'conclave-security-'));
+  // A fixed port, not 0: the media-port abuse tests aim datagrams at it.
   const rtcPort = await freeUdpPort();
-  const config = loadConfig({
-    argv: ['--log.level=silent'],
-    env: {},
-    cwd: dataDir,
-    overrides: {
-      dataDir,
-      database: { url: '' },
-      server: { host: '127.0.0.1', port: 0 },
-      ...overrides,
-      media: { workers: 1, rtcPort, bindAddress: '127.0.0.1', ...overrides.media },
-    },
+  const { server, close } = await bootTestServer({
+    name: 'security',
+    overrides: { ...overrides, media: { rtcPort, ...overrides.media } },
   });
-  const server = await startServer(config);
-  t.after(async () => {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  t.after(close);
   return {
     server,
     url: server.url,

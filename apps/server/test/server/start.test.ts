@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect } from 'node:tls';
-import { startServer } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/index.ts';
+import { bootTestServer } from '../support/server.ts';
 
 const repoRoot = new URL('../../../../', import.meta.url).pathname;
 const mainTs = join(repoRoot, 'apps/server/src/main.ts');
@@ -81,23 +80,8 @@ test('bad configuration exits non-zero with one line naming the key', async () =
 });
 
 test('--tls-self-signed serves HTTPS with TLS 1.2/1.3 only, HSTS, and a 0600 key', async (t) => {
-  const dataDir = await tempDir();
-  const config = loadConfig({
-    argv: [
-      '--port',
-      '0',
-      '--rtc-port',
-      '0',
-      '--tls-self-signed',
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'silent',
-    ],
-    env: {},
-  });
-  const server = await startServer(config);
-  t.after(() => server.close());
+  const { server, dataDir, close } = await bootTestServer({ name: 'start', argv: ['--tls-self-signed'] });
+  t.after(close);
   assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/);
   assert.equal((await stat(join(dataDir, 'tls', 'self-signed.key'))).mode & 0o777, 0o600);
   const ca = server.tls!.cert;
