@@ -89,9 +89,11 @@ export function preparePublishOffer(offerSdp: string, kind: MediaKind, activeSet
   if (!/^[A-Za-z0-9_\-.]{1,32}$/.test(mid)) throw invalid('bad mid');
   const rtpmaps = parseRtpmaps(lines);
   const fmtps = parseFmtps(lines);
-  const chosen = choosePayloadType(mediaParts.slice(3), rtpmaps, fmtps, kind);
+  const offered = mediaParts.slice(3);
+  const chosen = choosePayloadType(offered, rtpmaps, fmtps, kind);
   if (!chosen) throw invalid(`no supported ${kind} codec offered`);
-  const rtx = findRtxFor(lines, rtpmaps, chosen.payloadType);
+  const offeredPayloadTypes = new Set(offered.map(payloadTypeOf).filter((pt) => pt >= 0));
+  const rtx = findRtxFor(lines, offeredPayloadTypes, rtpmaps, chosen.payloadType);
   const keep = new Set([chosen.payloadType, ...(rtx === null ? [] : [rtx])]);
   const extensions = new Map<number, string>();
   const out: string[] = [];
@@ -159,9 +161,12 @@ function rewriteOfferLine(
   return line;
 }
 
-/** RTP payload types are 7 bits, written in decimal: anything else is not one (-1). */
+/**
+ * RTP payload types are 7 bits, written in canonical decimal (no sign, no leading zero: "096" is
+ * not 96): anything else is not one (-1).
+ */
 function payloadTypeOf(text: string | undefined): number {
-  if (!text || !/^\d{1,3}$/.test(text)) return -1;
+  if (!text || !/^(?:0|[1-9]\d{0,2})$/.test(text)) return -1;
   const value = Number(text);
   return value <= 127 ? value : -1;
 }
@@ -220,11 +225,25 @@ function choosePayloadType(
   return null;
 }
 
-function findRtxFor(lines: string[], rtpmaps: Map<number, string>, payloadType: number): number | null {
+/**
+ * The RTX payload type repairing `payloadType`: only one the media line offers, since an
+ * `a=rtpmap` without its format on the m= line negotiates nothing (RFC 8866 section 6.6).
+ */
+function findRtxFor(
+  lines: string[],
+  offered: Set<number>,
+  rtpmaps: Map<number, string>,
+  payloadType: number,
+): number | null {
   for (const line of lines) {
     const match = /^a=fmtp:(\d+) apt=(\d+)/.exec(line);
-    if (match && Number(match[2]) === payloadType && rtpmaps.get(Number(match[1]))?.toLowerCase() === 'rtx') {
-      return Number(match[1]);
+    const rtx = payloadTypeOf(match?.[1]);
+    if (
+      offered.has(rtx) &&
+      payloadTypeOf(match?.[2]) === payloadType &&
+      rtpmaps.get(rtx)?.toLowerCase() === 'rtx'
+    ) {
+      return rtx;
     }
   }
   return null;
@@ -324,8 +343,12 @@ export function answeredRtxPayloadType(answerSdp: string, mid: string, payloadTy
     .find((s) => new RegExp(`^a=mid:${mid.replace(/[^A-Za-z0-9]/g, '')}$`, 'm').test(s));
   if (!section) return null;
   for (const match of section.matchAll(/^a=fmtp:(\d{1,3}) apt=(\d{1,3})$/gm)) {
-    const rtx = Number(match[1]);
-    if (Number(match[2]) === payloadType && new RegExp(`^a=rtpmap:${rtx} rtx/`, 'im').test(section))
+    const rtx = payloadTypeOf(match[1]);
+    if (
+      rtx >= 0 &&
+      payloadTypeOf(match[2]) === payloadType &&
+      new RegExp(`^a=rtpmap:${rtx} rtx/`, 'im').test(section)
+    )
       return rtx;
   }
   return null;

@@ -80,6 +80,30 @@ test('preparePublishOffer() keeps one forwardable codec with its RTX and the und
   );
 });
 
+test('preparePublishOffer() reads payload types only in canonical form: "098" is not 98', () => {
+  // Found by the fast-check SDP property: a zero-padded rtcp-fb line outlived the rewrite.
+  const padded = CHROMIUM_VIDEO_OFFER.replace('a=rtcp-fb:98 goog-remb', 'a=rtcp-fb:098 goog-remb').replace(
+    'a=fmtp:99 apt=98',
+    'a=fmtp:099 apt=098',
+  );
+  const offer = preparePublishOffer(padded, 'video', true);
+  assert.equal(offer.payloadType, 98);
+  assert.equal(offer.rtxPayloadType, null, 'an RTX pairing written with padded numbers is not one');
+  assert.doesNotMatch(offer.sdp, /^a=(?:rtpmap|fmtp|rtcp-fb):0\d/m, 'no zero-padded payload type survives');
+});
+
+test('preparePublishOffer() pairs RTX only when the media line offers its payload type', () => {
+  // Found by jsfuzz in CI: an rtx rtpmap missing from the m= line was kept with its rtcp-fb lines.
+  const unlisted = CHROMIUM_VIDEO_OFFER.replace('SAVPF 96 97 98 99 45 46', 'SAVPF 96 97 98 45 46').replace(
+    'a=fmtp:99 apt=98',
+    'a=fmtp:99 apt=98\r\na=rtcp-fb:99 nack',
+  );
+  const offer = preparePublishOffer(unlisted, 'video', true);
+  assert.equal(offer.rtxPayloadType, null, 'an RTX the media line does not offer is not negotiated');
+  assert.match(offer.sdp, /^m=video 9 UDP\/TLS\/RTP\/SAVPF 98$/m);
+  assert.doesNotMatch(offer.sdp, /^a=(?:rtpmap|fmtp|rtcp-fb):99/m);
+});
+
 test('preparePublishOffer() leaves actpass alone when AES-256-GCM is not preferred', () => {
   assert.match(preparePublishOffer(CHROMIUM_VIDEO_OFFER, 'video', false).sdp, /a=setup:actpass/);
 });
