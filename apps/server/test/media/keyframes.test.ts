@@ -1,6 +1,6 @@
 /**
  * Keyframe requests: subscribers' PLI/FIR reach the publisher, throttled per producer, and a new
- * consumer gets a keyframe without waiting for the publisher's periodic one.
+ * consumer gets a keyframe without waiting for the publisher's periodic one, nor for the throttle.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -44,6 +44,45 @@ test('a new consumer triggers a keyframe request and starts on a keyframe', asyn
     pub.peer.stop();
     await pub.peer.close();
     router.close();
+  }
+});
+
+test('a consumer joining just after another gets its keyframe at once, not after the throttle', async (t) => {
+  // A long throttle, so waiting for it (the old behaviour) is unmistakable.
+  const LONG_THROTTLE_MS = 3000;
+  const slowPlane = await startPlane({ workers: 1, pliThrottleMs: LONG_THROTTLE_MS });
+  const router = await slowPlane.createRouter('kf-back-to-back');
+  const pub = await publish(router, 'video');
+  pub.peer.start({ keyFrameIntervalMs: 0 });
+  const subs: Awaited<ReturnType<typeof subscribe>>[] = [];
+  try {
+    await sleep(500);
+    const firstKeyFrame = async (name: string) => {
+      const sub = await subscribe(router, [pub.producer.id], name);
+      subs.push(sub);
+      const connectedAt = performance.now();
+      await sub.peer.waitFor(
+        () => (sub.peer.streamForMid('0')?.keyFrames ?? 0) >= 1,
+        5000,
+        `${name}'s keyframe`,
+      );
+      return sub.peer.streamForMid('0')!.firstKeyFrameAt - connectedAt;
+    };
+    const bobWaited = await firstKeyFrame('bob');
+    const eveWaited = await firstKeyFrame('eve');
+    t.diagnostic(
+      `first keyframe after connecting: bob ${bobWaited.toFixed(0)} ms, eve ${eveWaited.toFixed(0)} ms`,
+    );
+    assert.ok(eveWaited < 1000, `eve waited ${eveWaited.toFixed(0)} ms for her first keyframe`);
+    const times = pub.peer.stats.keyFrameRequestTimes;
+    const gap = times.at(-1)! - times.at(-2)!;
+    // A browser publisher ignores a keyframe request within 300 ms of the last one.
+    assert.ok(gap >= 290, `the two requests were ${gap.toFixed(0)} ms apart`);
+  } finally {
+    pub.peer.stop();
+    await Promise.all([pub.peer.close(), ...subs.map((s) => s.peer.close())]);
+    router.close();
+    await slowPlane.close();
   }
 });
 

@@ -109,7 +109,7 @@ export class ConsumerSlot {
     this.#targetLayer = producer.bestLayer(this.#cap, performance.now());
     this.nack.reset();
     producer.consumers.push(this);
-    if (this.#open) producer.requestKeyFrame(this.#targetLayer);
+    if (this.#open) producer.requestStartingKeyFrame(this.#targetLayer);
   }
 
   /** Stops carrying the current producer; the slot stays in the SDP, ready for reuse. */
@@ -207,7 +207,7 @@ export class ConsumerSlot {
 
   onTrackOpen(): void {
     this.#open = true;
-    if (this.producer && this.#currentLayer < 0) this.producer.requestKeyFrame(this.#targetLayer);
+    if (this.producer && this.#currentLayer < 0) this.producer.requestStartingKeyFrame(this.#targetLayer);
   }
 
   onTrackClosed(): void {

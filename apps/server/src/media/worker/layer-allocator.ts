@@ -4,8 +4,8 @@
  *
  * 1. Audio first: every audio consumer's measured rate comes off the budget, whatever is left.
  * 2. Every video consumer gets its lowest layer, in subscription order, while the budget lasts;
- *    one that has not fitted for PAUSE_AFTER_MS is paused (audio-only fallback) and the client
- *    is told.
+ *    one that has not fitted for ALLOCATION.pauseAfterMs is paused (audio-only fallback) and the
+ *    client is told.
  * 3. The rest goes up one layer at a time, round-robin over the video consumers, never above the
  *    layer the subscriber asked for (setPreferredLayer).
  *
@@ -143,8 +143,8 @@ export class LayerAllocator {
 
   /**
    * A video receiving something is paused only once its lowest layer has not fitted for
-   * PAUSE_AFTER_MS. The estimate dips for a moment after a failed upgrade (the loss of the probe's
-   * own queue) and climbs back within about 2 s; pausing on that dip cost 4 s of video
+   * ALLOCATION.pauseAfterMs. The estimate dips for a moment after a failed upgrade (the loss of the
+   * probe's own queue) and climbs back within about 2 s; pausing on that dip cost 4 s of video
    * (e2e/impaired-call.test.ts, 300 kbit/s). A link that really is too narrow pauses 2 s later.
    */
   #pauseDue(slot: AllocatableSlot, nowMs: number): boolean {

@@ -73,6 +73,12 @@ export interface PacketInfo extends TwccSlot {
   vp8: Vp8Descriptor;
 }
 
+/**
+ * A browser acts on at most one keyframe request per 300 ms and drops the others (libwebrtc's
+ * minimum keyframe send interval): a request sooner than that after the last one is wasted.
+ */
+const PUBLISHER_MIN_KEYFRAME_INTERVAL_MS = 300;
+
 /** A layer that sent nothing for this long is treated as paused (the publisher's encoder dropped it). */
 export const LAYER_IDLE_MS = 1000;
 
@@ -126,6 +132,8 @@ export class WorkerProducer {
   readonly #ridExtensionId: number;
   readonly #pliThrottleMs: number;
   readonly #lastKeyFrameRequestAt: number[];
+  /** When the last keyframe of each layer began arriving. */
+  readonly #lastKeyFrameAt: Float64Array;
   readonly #deferredKeyFrameRequest: (NodeJS.Timeout | null)[];
 
   constructor(params: ProducerParams) {
@@ -141,6 +149,7 @@ export class WorkerProducer {
     this.layerSsrcs = new Array<number>(this.layerCount).fill(0);
     this.layerLastPacketAt = new Float64Array(this.layerCount).fill(Number.NEGATIVE_INFINITY);
     this.#lastKeyFrameRequestAt = new Array<number>(this.layerCount).fill(Number.NEGATIVE_INFINITY);
+    this.#lastKeyFrameAt = new Float64Array(this.layerCount).fill(Number.NEGATIVE_INFINITY);
     this.#deferredKeyFrameRequest = new Array<NodeJS.Timeout | null>(this.layerCount).fill(null);
     this.#ridExtensionId = params.ridExtensionId ?? 0;
     this.#transportCcExtensionId = params.transportCcExtensionId ?? 0;
@@ -209,6 +218,7 @@ export class WorkerProducer {
     info.timestamp = timestampOf(packet);
     if (this.codec.name === 'H264') readH264Descriptor(packet, payloadOffset, info.vp8);
     else if (this.kind === 'video') readVp8Descriptor(packet, payloadOffset, info.vp8);
+    if (info.vp8.keyFrameStart) this.#lastKeyFrameAt[layer] = now;
     this.#findTransportCc(packet, info);
     if (this.audioLevels) {
       const level = readAudioLevel(packet, this.#audioLevelExtensionId);
@@ -281,11 +291,38 @@ export class WorkerProducer {
   requestKeyFrame(layer = this.layerCount - 1): void {
     if (this.kind !== 'video' || this.closed || layer < 0 || layer >= this.layerCount) return;
     const wait = this.#lastKeyFrameRequestAt[layer]! + this.#pliThrottleMs - performance.now();
+    if (wait > 0 && this.#deferredKeyFrameRequest[layer]) return;
+    this.#scheduleKeyFrameRequest(layer, wait);
+  }
+
+  /**
+   * Asks for the keyframe a consumer that shows nothing yet starts on. Deferring it to the end of
+   * the throttle interval, as requestKeyFrame does, kept one join in four waiting half a second
+   * when viewers joined within 0.5 s of each other (docs/benchmarks.md). An unanswered request
+   * still within the interval brings a keyframe that serves this consumer too. Otherwise the
+   * request goes out as soon as the publisher would honour it: a browser ignores keyframe
+   * requests within 300 ms of the one it last acted on (libwebrtc's minimum keyframe send
+   * interval), which also bounds what creating consumers in a loop can force out of it.
+   */
+  requestStartingKeyFrame(layer: number): void {
+    if (this.kind !== 'video' || this.closed || layer < 0 || layer >= this.layerCount) return;
+    const now = performance.now();
+    const requestedAt = this.#lastKeyFrameRequestAt[layer]!;
+    const answered = this.#lastKeyFrameAt[layer]! >= requestedAt;
+    if (!answered && now - requestedAt < this.#pliThrottleMs) return;
+    const wait = requestedAt + PUBLISHER_MIN_KEYFRAME_INTERVAL_MS - now;
+    this.#scheduleKeyFrameRequest(layer, wait);
+  }
+
+  /** Sends the layer's keyframe request after `wait` ms (at once if not positive), replacing a pending one. */
+  #scheduleKeyFrameRequest(layer: number, wait: number): void {
+    const deferred = this.#deferredKeyFrameRequest[layer];
+    if (deferred) clearTimeout(deferred);
+    this.#deferredKeyFrameRequest[layer] = null;
     if (wait <= 0) {
       this.#sendKeyFrameRequest(layer);
       return;
     }
-    if (this.#deferredKeyFrameRequest[layer]) return;
     this.#deferredKeyFrameRequest[layer] = setTimeout(() => {
       this.#deferredKeyFrameRequest[layer] = null;
       this.#sendKeyFrameRequest(layer);
