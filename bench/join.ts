@@ -40,6 +40,24 @@ async function setUp(): Promise<{ env: E2eServer; browser: Browser; coturn?: Tes
   return { env, browser: await launchTrusting(coturn.certificate), coturn };
 }
 
+interface JoinTiming {
+  /** Session.connect resolved (signaling joined). */
+  connectedMs: number;
+  streamCreatedMs: number | null;
+  /** The viewer's connection reached 'connected' (ICE and DTLS done). */
+  mediaConnectedMs: number | null;
+  firstFrameMs: number | null;
+}
+
+/** One run's phases, each from Session.connect: where a slow join spent its time. */
+function describeRun(t: JoinTiming): string {
+  const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(0)} ms`);
+  return (
+    `joined ${ms(t.connectedMs)}, stream announced ${ms(t.streamCreatedMs)}, ` +
+    `media connected ${ms(t.mediaConnectedMs)}, first decoded frame ${ms(t.firstFrameMs)}`
+  );
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -66,11 +84,10 @@ async function main(): Promise<void> {
     const connected: number[] = [];
     for (let i = 0; i < runs; i++) {
       const viewer = await openParticipant(browser, env.url);
-      const result = await viewer.call<{ connectedMs: number; firstFrameMs: number | null }>(
-        'measureJoin',
-        token(`viewer-${i}`, 'subscriber'),
-        { sessionId, ...(relay ? { iceTransportPolicy: 'relay' } : {}) },
-      );
+      const result = await viewer.call<JoinTiming>('measureJoin', token(`viewer-${i}`, 'subscriber'), {
+        sessionId,
+        ...(relay ? { iceTransportPolicy: 'relay' } : {}),
+      });
       await viewer.call('leave');
       await viewer.close();
       if (result.firstFrameMs === null) {
@@ -79,9 +96,7 @@ async function main(): Promise<void> {
       }
       connected.push(result.connectedMs);
       firstFrame.push(result.firstFrameMs);
-      console.log(
-        `run ${i + 1}: joined ${result.connectedMs.toFixed(0)} ms, first decoded frame ${result.firstFrameMs.toFixed(0)} ms`,
-      );
+      console.log(`run ${i + 1}: ${describeRun(result)}`);
     }
     if (firstFrame.length === 0) throw new Error('no run decoded a frame');
     console.log(

@@ -118,25 +118,42 @@ window.harness = {
   },
   /**
    * Join time as a participant feels it: from Session.connect to the first decoded frame of
-   * a remote video (requestVideoFrameCallback fires when a frame is presented).
+   * a remote video (requestVideoFrameCallback fires when a frame is presented), with the phases
+   * between: the stream announced, and the viewer's connection connected (ICE and DTLS done).
    */
   async measureJoin(token, options = {}) {
     const started = performance.now();
-    const session = await Conclave.Session.connect(location.origin, token, options);
-    state.session = session;
-    const connectedMs = performance.now() - started;
-    const firstFrame = new Promise((resolve) => {
-      session.on('streamCreated', (stream) => {
-        if (stream.kind !== 'video') return;
-        const video = document.createElement('video');
-        document.body.append(video);
-        video.requestVideoFrameCallback(() => resolve(performance.now() - started));
-        session.subscribe(stream, video);
+    const since = () => performance.now() - started;
+    const phases = { streamCreatedMs: null, mediaConnectedMs: null };
+    const Native = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Native {
+      constructor(...args) {
+        super(...args);
+        this.addEventListener('connectionstatechange', () => {
+          if (this.connectionState === 'connected') phases.mediaConnectedMs ??= since();
+        });
+      }
+    };
+    try {
+      const session = await Conclave.Session.connect(location.origin, token, options);
+      state.session = session;
+      const connectedMs = since();
+      const firstFrame = new Promise((resolve) => {
+        session.on('streamCreated', (stream) => {
+          if (stream.kind !== 'video') return;
+          phases.streamCreatedMs ??= since();
+          const video = document.createElement('video');
+          document.body.append(video);
+          video.requestVideoFrameCallback(() => resolve(since()));
+          session.subscribe(stream, video);
+        });
       });
-    });
-    const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 15_000));
-    const firstFrameMs = await Promise.race([firstFrame, timeout]);
-    return { connectedMs, firstFrameMs };
+      const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 15_000));
+      const firstFrameMs = await Promise.race([firstFrame, timeout]);
+      return { connectedMs, firstFrameMs, ...phases };
+    } finally {
+      window.RTCPeerConnection = Native;
+    }
   },
   async publish(options) {
     try {
