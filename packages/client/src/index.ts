@@ -13,7 +13,7 @@ export type {
 } from './e2ee/options.ts';
 export { e2eeSupported } from './e2ee/options.ts';
 export { CLIENT_ERROR_CODES, type ClientErrorCode, ConclaveClientError } from './errors.ts';
-export type { PublishedTrack, PublishOptions, SimulcastLayerOptions } from './publisher.ts';
+export type { PublishedTrack, PublishOptions, SimulcastLayerOptions, VideoCodec } from './publisher.ts';
 export { DEFAULT_SIMULCAST_LAYERS, Publisher } from './publisher.ts';
 export {
   type ConnectOptions,

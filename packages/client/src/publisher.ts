@@ -27,7 +27,18 @@ export interface PublishOptions {
    * layers, lowest resolution first (the server numbers layers in this order).
    */
   simulcast?: boolean | SimulcastLayerOptions[];
+  /**
+   * Preferred codec for camera and screen video, the two the SFU forwards. Default: the
+   * browser's own order (VP8 first in Chromium). H.264 is the one phones encode in hardware.
+   * A browser that cannot send the preferred codec sends its default instead. Routed sessions
+   * only: in a relayed session the browsers negotiate between themselves, and each sends in
+   * its peer's order of preference.
+   */
+  videoCodec?: VideoCodec;
 }
+
+export type VideoCodec = 'VP8' | 'H264';
+const VIDEO_CODECS: readonly VideoCodec[] = ['VP8', 'H264'];
 
 export interface SimulcastLayerOptions {
   /** RTP stream id of the layer (1-16 letters, digits, - or _). */
@@ -97,6 +108,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
   readonly #ownsTracks: Set<MediaStreamTrack>;
   readonly #transport: TrackTransport | null;
   readonly #simulcast: PublishOptions['simulcast'];
+  readonly #videoCodec: VideoCodec | undefined;
   #element: HTMLVideoElement | null = null;
   #destroyed = false;
   /** Set by the session: called once the publisher is gone, so the session forgets it. */
@@ -104,17 +116,17 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
 
   private constructor(
     port: SessionPort,
-    name: string,
+    options: PublishOptions,
     tracks: PublishedTrack[],
     ownsTracks: Set<MediaStreamTrack>,
     transport: TrackTransport | null,
-    simulcast: PublishOptions['simulcast'],
   ) {
     super();
     this.#transport = transport;
-    this.#simulcast = simulcast;
+    this.#simulcast = options.simulcast;
+    this.#videoCodec = options.videoCodec;
     this.#port = port;
-    this.name = name;
+    this.name = options.name ?? '';
     this.tracks = tracks;
     this.#ownsTracks = ownsTracks;
     this.mediaStream = new MediaStream(tracks.map((t) => t.track));
@@ -130,11 +142,17 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
     options: PublishOptions,
     transport: TrackTransport | null = null,
   ): Promise<Publisher> {
+    if (options.videoCodec !== undefined && !VIDEO_CODECS.includes(options.videoCodec)) {
+      throw new ConclaveClientError(
+        'invalid_argument',
+        `videoCodec must be one of ${VIDEO_CODECS.join(', ')}`,
+      );
+    }
     const { tracks, owned } = await captureTracks(options);
     if (tracks.length === 0) {
       throw new ConclaveClientError('invalid_argument', 'Nothing to publish: ask for audio, video or screen');
     }
-    const publisher = new Publisher(port, options.name ?? '', tracks, owned, transport, options.simulcast);
+    const publisher = new Publisher(port, options, tracks, owned, transport);
     try {
       await Promise.all(tracks.map((t) => publisher.#publishTrack(t)));
     } catch (error) {
@@ -279,6 +297,7 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       streams: [this.mediaStream],
       ...(sendEncodings ? { sendEncodings } : {}),
     });
+    if (t.kind === 'video' && this.#videoCodec) preferVideoCodec(transceiver, this.#videoCodec);
     this.#port.protection?.protectSender(transceiver.sender, t.kind);
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -333,6 +352,17 @@ export class Publisher extends TypedEmitter<PublisherEvents> {
       // Already gone on the server (connection dropped, stream failed): nothing to undo.
     });
   }
+}
+
+/**
+ * Puts `codec` first in the transceiver's offer, the others (RTX among them) after it as
+ * fallbacks: the SFU takes the first codec it can forward in the offer's order.
+ */
+function preferVideoCodec(transceiver: RTCRtpTransceiver, codec: VideoCodec): void {
+  const codecs = RTCRtpSender.getCapabilities?.('video')?.codecs ?? [];
+  const isWanted = (c: RTCRtpCodec) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}`;
+  if (!codecs.some(isWanted) || typeof transceiver.setCodecPreferences !== 'function') return;
+  transceiver.setCodecPreferences([...codecs.filter(isWanted), ...codecs.filter((c) => !isWanted(c))]);
 }
 
 async function captureTracks(

@@ -3,7 +3,8 @@
  * default; a subscriber caps its stream to 'low' through Subscriber.setPreferredLayer (the
  * setPreferredLayer signaling message) and decodes small frames, then asks for 'high' and gets
  * full-size frames without the picture freezing. The same holds in an end-to-end encrypted
- * session, where the SFU switches layers on keyframes it finds in the clear frame header.
+ * session, where the SFU switches layers on keyframes it finds in the clear frame header, and
+ * for a publisher that prefers H.264 (PublishOptions.videoCodec).
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -26,8 +27,48 @@ after(async () => {
   await env?.close();
 });
 
-for (const e2ee of [false, true]) {
-  test(`a subscriber switches simulcast layers through the SDK${e2ee ? ' in an end-to-end encrypted session' : ''}: low decodes small frames, high big ones`, {
+interface Case {
+  title: string;
+  e2ee: boolean;
+  /** The published canvas; layers are a quarter of its width ('low') up to all of it ('high'). */
+  width: number;
+  height: number;
+  /** Publish options beyond the canvas: the default is three VP8 layers. */
+  publish: Record<string, unknown>;
+  /** MIME type the subscriber must decode. */
+  codec: string;
+}
+
+const CASES: Case[] = [
+  { title: '', e2ee: false, width: 1280, height: 720, publish: {}, codec: 'video/VP8' },
+  {
+    title: ' in an end-to-end encrypted session',
+    e2ee: true,
+    width: 1280,
+    height: 720,
+    publish: {},
+    codec: 'video/VP8',
+  },
+  {
+    // Two layers of a small canvas, as in media/codecs.test.ts: Chromium's software H.264
+    // encoder scales everything down on a loaded machine.
+    title: ' with videoCodec H264',
+    e2ee: false,
+    width: 640,
+    height: 360,
+    publish: {
+      videoCodec: 'H264',
+      simulcast: [
+        { rid: 'q', scaleResolutionDownBy: 4 },
+        { rid: 'f', scaleResolutionDownBy: 1 },
+      ],
+    },
+    codec: 'video/H264',
+  },
+];
+
+for (const { title, e2ee, width, height, publish, codec } of CASES) {
+  test(`a subscriber switches simulcast layers through the SDK${title}: low decodes small frames, high big ones`, {
     timeout: 180_000,
   }, async (t) => {
     if (!requireChromium(t)) return;
@@ -46,11 +87,16 @@ for (const e2ee of [false, true]) {
       (await alice.call<{ error?: string }>('join', token('alice', 'publisher'), joinOptions)).error,
       undefined,
     );
+    const refused = await alice.call<{ error?: string }>('publishCanvasCamera', width, height, 'Alice', {
+      videoCodec: 'VP9',
+    });
+    assert.equal(refused.error, 'invalid_argument', 'a codec the SFU does not forward is refused');
     const published = await alice.call<{ streamIds?: string[]; error?: string }>(
       'publishCanvasCamera',
-      1280,
-      720,
+      width,
+      height,
       'Alice',
+      publish,
     );
     assert.equal(published.error, undefined);
     const streamId = published.streamIds![0]!;
@@ -67,20 +113,22 @@ for (const e2ee of [false, true]) {
     const low = await eventually(
       'small frames of the low layer',
       video,
-      (v) => !!v && v.framesDecoded > 30 && v.frameWidth > 0 && v.frameWidth <= 400,
+      (v) => !!v && v.framesDecoded > 30 && v.frameWidth > 0 && v.frameWidth <= (width / 4) * 1.25,
       40_000,
     );
-    t.diagnostic(`low layer: ${low!.frameWidth} wide, ${low!.framesDecoded} frames`);
+    t.diagnostic(`low layer: ${low!.frameWidth} wide, ${low!.framesDecoded} frames, ${low!.codec}`);
+    assert.equal(low!.codec, codec);
 
     assert.deepEqual(await bob.call('setPreferredLayer', streamId, 'high'), { ok: true });
     // The high layer flows once the publisher's uplink estimate allows it (transport-wide feedback).
     const high = await eventually(
       'full-size frames of the high layer',
       video,
-      (v) => !!v && v.frameWidth >= 960,
+      (v) => !!v && v.frameWidth >= width * 0.75,
       60_000,
     );
-    t.diagnostic(`high layer: ${high!.frameWidth} wide`);
+    t.diagnostic(`high layer: ${high!.frameWidth} wide, ${high!.codec}`);
+    assert.equal(high!.codec, codec);
     await delay(2000);
     const later = (await video())!;
     assert.ok(

@@ -254,6 +254,8 @@ export interface Received {
   connectionId: string;
   kind: 'audio' | 'video';
   source: string;
+  /** MIME type of the codec received (video/VP8, video/H264, audio/opus); null before any. */
+  codec: string | null;
   framesDecoded: number;
   packetsReceived: number;
   totalSamplesReceived: number;

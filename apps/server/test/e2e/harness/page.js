@@ -179,10 +179,14 @@ window.harness = {
     state.publishers.push(publisher);
     return { streamIds: publisher.streamIds, via: 'canvas' };
   },
-  /** A moving canvas of the given size published as the camera (default simulcast applies). */
-  async publishCanvasCamera(width, height, name) {
+  /** A moving canvas of the given size published as the camera (default simulcast unless `options` say). */
+  async publishCanvasCamera(width, height, name, options = {}) {
     try {
-      const publisher = await state.session.publish({ video: canvasScreenTrack(width, height), name });
+      const publisher = await state.session.publish({
+        video: canvasScreenTrack(width, height),
+        name,
+        ...options,
+      });
       state.publishers.push(publisher);
       return { streamIds: publisher.streamIds };
     } catch (error) {
@@ -231,13 +235,15 @@ window.harness = {
   async received() {
     const out = [];
     for (const [streamId, subscriber] of state.subscribers) {
-      const rtp = inboundRtp(await subscriber.getStats());
+      const report = await subscriber.getStats();
+      const rtp = inboundRtp(report);
       const element = subscriber.element;
       out.push({
         streamId,
         connectionId: subscriber.stream.connectionId,
         kind: subscriber.stream.kind,
         source: subscriber.stream.source,
+        codec: (rtp?.codecId && report.get(rtp.codecId)?.mimeType) || null,
         framesDecoded: rtp?.framesDecoded ?? 0,
         frameWidth: rtp?.frameWidth ?? 0,
         totalFreezesDuration: rtp?.totalFreezesDuration ?? 0,
