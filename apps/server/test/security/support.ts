@@ -1,8 +1,8 @@
 /**
  * The real server for abuse tests: bootTestServer (loopback, port 0, its own temp dataDir and
  * SQLite, one media worker) with that worker on a known free UDP port, and whatever config
- * overrides a test needs. Applications are created through the running control plane; REST calls carry fresh JWTs
- * signed as the server SDK signs them.
+ * overrides a test needs. Applications are created through the running control plane; REST
+ * calls carry fresh JWTs signed as the server SDK signs them.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';

@@ -302,7 +302,9 @@ export class WorkerProducer {
    * still within the interval brings a keyframe that serves this consumer too. Otherwise the
    * request goes out as soon as the publisher would honour it: a browser ignores keyframe
    * requests within 300 ms of the one it last acted on (libwebrtc's minimum keyframe send
-   * interval), which also bounds what creating consumers in a loop can force out of it.
+   * interval), which also bounds what creating consumers in a loop can force out of it. A
+   * throttle set shorter than that wins, so this never goes out later than requestKeyFrame's
+   * deferred request it may replace.
    */
   requestStartingKeyFrame(layer: number): void {
     if (this.kind !== 'video' || this.closed || layer < 0 || layer >= this.layerCount) return;
@@ -310,7 +312,8 @@ export class WorkerProducer {
     const requestedAt = this.#lastKeyFrameRequestAt[layer]!;
     const answered = this.#lastKeyFrameAt[layer]! >= requestedAt;
     if (!answered && now - requestedAt < this.#pliThrottleMs) return;
-    const wait = requestedAt + PUBLISHER_MIN_KEYFRAME_INTERVAL_MS - now;
+    const spacing = Math.min(PUBLISHER_MIN_KEYFRAME_INTERVAL_MS, this.#pliThrottleMs);
+    const wait = requestedAt + spacing - now;
     this.#scheduleKeyFrameRequest(layer, wait);
   }
 
